@@ -1,0 +1,1 @@
+"""PANAMA samplers: fixed designs and active learning by ensemble disagreement."""

@@ -1,0 +1,114 @@
+"""The ``panama`` command line.
+
+Start-up stays instant and torch-free: command modules import heavy libraries inside their
+functions. Every expected error ends as one red line on stderr and a non-zero exit; a traceback
+appears only with ``--debug`` (or ``PANAMA_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from panama.core import __version__
+from panama.core.console import error_line
+from panama.core.errors import PanamaError, format_validation_error
+
+# Each module exposes ``register(app)``; keep this list the one place commands are wired in.
+COMMAND_MODULES = [
+    "panama.core.commands.plugins",
+]
+
+app = typer.Typer(
+    name="panama",
+    help="PANAMA — capture an amp across all its knobs as one parametric neural model, "
+    "recording as few settings as possible.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"panama {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    """PANAMA — parametric neural amp modelling with active learning."""
+
+
+_WIRED = False
+
+
+def build_app() -> typer.Typer:
+    global _WIRED
+    if not _WIRED:
+        for name in COMMAND_MODULES:
+            importlib.import_module(name).register(app)
+        from panama.core.plugins import register_commands
+
+        register_commands(app)
+        _WIRED = True
+    return app
+
+
+def _debug(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PANAMA_DEBUG", "") not in ("", "0")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (``main`` exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug(argv)
+    try:
+        build_app()
+        # Standalone mode: Typer prints usage errors and --help itself and exits via SystemExit.
+        app(args=argv, prog_name="panama")
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except PanamaError as exc:
+        if debug:
+            raise
+        error_line(str(exc))
+        return exc.exit_code
+    except ValidationError as exc:
+        if debug:
+            raise
+        error_line("; ".join(format_validation_error(exc)))
+        return 2
+    except KeyboardInterrupt:
+        error_line("interrupted — everything labelled so far is saved; run the same command to resume")
+        return 130
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        error_line(
+            f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug "
+            "for the traceback and report it"
+        )
+        return 1
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Build components by name from options: the bridge between the CLI/JSON and plugin classes.
+
+Every component class has a pydantic ``Config`` with ``extra="forbid"`` and is constructed as
+``cls(config)``; bad options become ``field: message`` errors naming the component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from panama.core.errors import PanamaError, format_validation_error
+from panama.core.knobs import parse_assignments
+from panama.core.plugins import KIND_TITLES, get_registry
+from panama.core.protocols import ComponentConfig
+
+
+def config_class(cls: Any) -> type[BaseModel]:
+    return getattr(cls, "Config", None) or ComponentConfig
+
+
+def make_config(cls: Any, options: Mapping[str, Any], what: str) -> BaseModel:
+    try:
+        return config_class(cls).model_validate(dict(options))
+    except ValidationError as exc:
+        lines = format_validation_error(exc)
+        raise PanamaError(f"{what}: " + "; ".join(lines), f"`panama plugins` and the {what} docs list its options") from None
+
+
+def build(kind: str, name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Instantiate the component ``name`` of ``kind`` with validated ``options``."""
+    cls = get_registry().get(kind, name).load()
+    config = make_config(cls, options or {}, f"{KIND_TITLES[kind]} {name!r}")
+    return cls(config)
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"vst:amp.vst3"`` → ``("vst", "amp.vst3")``; ``"sim"`` → ``("sim", "")``."""
+    scheme, _, argument = spec.strip().partition(":")
+    if not scheme:
+        raise PanamaError(f"labeler spec {spec!r} has no scheme", "write e.g. sim, vst:amp.vst3 or lv2:URI")
+    return scheme, argument
+
+
+def labeler_options(cls: Any, argument: str, spec: str) -> dict[str, Any]:
+    """What the part after the scheme means: ``key=value,...`` or the value of ``spec_field``."""
+    if not argument:
+        return {}
+    fields = set(config_class(cls).model_fields)
+    if "=" in argument:
+        pairs = parse_assignments(argument, what=f"labeler {spec!r}")
+        if set(pairs) <= fields:
+            return dict(pairs)
+    spec_field = getattr(cls, "spec_field", None)
+    if spec_field is None:
+        raise PanamaError(
+            f"labeler {spec!r}: {split_spec(spec)[0]!r} takes no argument after ':'",
+            f"its options are: {', '.join(sorted(fields)) or '(none)'}",
+        )
+    return {spec_field: argument}
+
+
+def open_label_source(spec: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Open the label source addressed by ``spec`` (``sim``, ``vst:amp.vst3``, ``lv2:URI`` …)."""
+    scheme, argument = split_spec(spec)
+    cls = get_registry().get("label_source", scheme).load()
+    merged = labeler_options(cls, argument, spec)
+    merged.update(options or {})
+    config = make_config(cls, merged, f"labeler {spec!r}")
+    return cls(config)

@@ -1,0 +1,283 @@
+"""Plugin discovery and the component registry.
+
+One entry-point group, ``panama``. Each entry point is loaded in its own try/except: a broken
+plugin costs one warning naming it, never the CLI (``PANAMA_STRICT_PLUGINS=1`` re-raises).
+``PANAMA_LOAD_PLUGINS`` (comma list of distribution or entry-point names; empty = built-ins
+only) limits what loads, and ``$PANAMA_HOME/extensions/*.py`` is loaded as local plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from panama.core import hookspecs
+from panama.core.errors import PanamaError
+
+GROUP = "panama"
+BUILTIN_DISTRIBUTIONS = ("panama-core", "panama-models", "panama-acquisition", "panama-amps")
+KINDS: dict[str, str] = {
+    "net": "register_nets",
+    "sampler": "register_samplers",
+    "label_source": "register_label_sources",
+    "exporter": "register_exporters",
+}
+KIND_TITLES = {"net": "net", "sampler": "sampler", "label_source": "labeler", "exporter": "exporter"}
+
+
+@dataclass
+class Component:
+    kind: str
+    name: str
+    target: Any
+    summary: str
+    distribution: str
+    version: str
+    plugin: str
+
+    @property
+    def lazy(self) -> bool:
+        return isinstance(self.target, str)
+
+    def load(self) -> Any:
+        """Resolve a lazy ``"module:attribute"`` target (imports happen here, not at discovery)."""
+        if not isinstance(self.target, str):
+            return self.target
+        module_name, _, attribute = self.target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in filter(None, attribute.split(".")):
+                obj = getattr(obj, part)
+        except ImportError as exc:
+            raise PanamaError(
+                f"{KIND_TITLES[self.kind]} {self.name!r} (from {self.distribution}) could not be "
+                f"imported: {exc}",
+                f"install what it needs, e.g. pip install '{self.distribution}[all]'",
+            ) from exc
+        except AttributeError as exc:
+            raise PanamaError(
+                f"{KIND_TITLES[self.kind]} {self.name!r} (from {self.distribution}) points at "
+                f"{self.target!r}, which does not exist",
+                f"this is a bug in {self.distribution}; report it or uninstall it",
+            ) from exc
+        self.target = obj
+        return obj
+
+
+@dataclass
+class Problem:
+    plugin: str
+    distribution: str
+    message: str
+
+
+@dataclass
+class Registry:
+    components: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    clashes: dict[tuple[str, str], list[Component]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = None
+
+    def add(self, component: Component) -> None:
+        table = self.components[component.kind]
+        existing = table.get(component.name)
+        if existing is None:
+            table[component.name] = component
+            return
+        key = (component.kind, component.name)
+        self.clashes.setdefault(key, [existing]).append(component)
+        message = (
+            f"{KIND_TITLES[component.kind]} {component.name!r} is registered by both "
+            f"{_who(existing)} and {_who(component)}; keeping the first"
+        )
+        if strict():
+            raise PanamaError(message, "uninstall one of them")
+        _warn(message)
+
+    def get(self, kind: str, name: str) -> Component:
+        title = KIND_TITLES[kind]
+        if (kind, name) in self.clashes:
+            rivals = " and ".join(_who(c) for c in self.clashes[(kind, name)])
+            raise PanamaError(
+                f"{title} {name!r} is registered by both {rivals}",
+                "uninstall one of them (pip uninstall NAME) so the name is unambiguous",
+            )
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.components[kind])) or "(none installed)"
+            raise PanamaError(
+                f"unknown {title} {name!r}", f"known {title}s: {known}; `panama plugins` lists them all"
+            ) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.components[kind])
+
+    def all(self) -> list[Component]:
+        return [c for kind in KINDS for c in sorted(self.components[kind].values(), key=lambda c: c.name)]
+
+
+def _who(component: Component) -> str:
+    return f"{component.distribution} {component.version}".strip()
+
+
+def strict() -> bool:
+    return os.environ.get("PANAMA_STRICT_PLUGINS", "").strip() not in ("", "0", "false", "no")
+
+
+def _warn(message: str) -> None:
+    # Plain stderr rather than warnings.warn: the user should see one readable line, once.
+    print(f"panama: warning: {message}", file=sys.stderr)
+
+
+def panama_home() -> Path:
+    return Path(os.environ.get("PANAMA_HOME") or Path.home() / ".panama").expanduser()
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("PANAMA_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+@dataclass
+class _Plugin:
+    name: str
+    distribution: str
+    version: str
+    loader: Callable[[], ModuleType]
+
+
+def _discover() -> list[_Plugin]:
+    allowed = _allowed()
+    plugins: list[_Plugin] = []
+    for ep in entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
+        version = dist.version if dist is not None else ""
+        builtin = dist_name in BUILTIN_DISTRIBUTIONS
+        if allowed is not None and not builtin and not ({dist_name, ep.name} & allowed):
+            continue
+        plugins.append(_Plugin(ep.name, dist_name, version, ep.load))
+    # Built-ins first, so a third-party plugin can never shadow them silently.
+    plugins.sort(key=lambda p: (p.distribution not in BUILTIN_DISTRIBUTIONS, p.distribution, p.name))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in plugins:  # the same dist can appear twice on odd sys.paths
+        if (p.distribution, p.name) not in seen:
+            seen.add((p.distribution, p.name))
+            unique.append(p)
+    folder = panama_home() / "extensions"
+    if folder.is_dir() and (allowed is None or "extensions" in allowed):
+        for path in sorted(folder.glob("*.py")):
+            unique.append(_Plugin(f"extensions/{path.name}", f"extension {path}", "", _file_loader(path)))
+    return unique
+
+
+def _file_loader(path: Path) -> Callable[[], ModuleType]:
+    def load() -> ModuleType:
+        module_name = f"panama_extension_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+        return module
+
+    return load
+
+
+def _broken(registry: Registry, plugin: _Plugin, exc: BaseException, doing: str) -> None:
+    message = f"{type(exc).__name__}: {exc}"
+    registry.problems.append(Problem(plugin.name, plugin.distribution, message))
+    if strict():
+        raise exc
+    _warn(
+        f"plugin {plugin.name!r} ({plugin.distribution}) failed while {doing} and is skipped: "
+        f"{message} (PANAMA_STRICT_PLUGINS=1 shows the traceback)"
+    )
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    pm = pluggy.PluginManager("panama")
+    pm.add_hookspecs(hookspecs)
+    registry.plugin_manager = pm
+    owners: dict[int, _Plugin] = {}
+    for plugin in _discover():
+        try:
+            module = plugin.loader()
+            pm.register(module, name=f"{plugin.distribution}:{plugin.name}")
+        except Exception as exc:  # one broken plugin must never break the CLI
+            _broken(registry, plugin, exc, "loading")
+            continue
+        owners[id(module)] = plugin
+    for kind, hook_name in KINDS.items():
+        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            plugin = owners[id(impl.plugin)]
+
+            def register(name: str, target: Any, summary: str = "", *, _k: str = kind, _p: _Plugin = plugin) -> None:
+                if not isinstance(name, str) or not name:
+                    raise TypeError(f"a {KIND_TITLES[_k]} name must be a non-empty string, got {name!r}")
+                registry.add(Component(_k, name, target, summary or _summary(target), _p.distribution, _p.version, _p.name))
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                _broken(registry, plugin, exc, f"registering {KIND_TITLES[kind]}s")
+    registry._owners = owners  # type: ignore[attr-defined]
+    return registry
+
+
+def _summary(target: Any) -> str:
+    if isinstance(target, str):
+        return ""
+    doc = (getattr(target, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = build_registry()
+    return _REGISTRY
+
+
+def reset_registry() -> None:
+    global _REGISTRY
+    _REGISTRY = None
+
+
+def register_commands(app: Any) -> None:
+    """Let every plugin add its commands; a failing plugin is skipped with a warning."""
+    registry = get_registry()
+    pm = registry.plugin_manager
+    if pm is None:
+        return
+    owners = registry._owners  # type: ignore[attr-defined]
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        plugin = owners[id(impl.plugin)]
+        try:
+            impl.function(app=app)
+        except Exception as exc:
+            _broken(registry, plugin, exc, "adding commands")
