@@ -186,7 +186,7 @@ class KnobSpace(BaseModel):
                 f"knob vector has {values.shape[0]} values but the space has {len(self)} knobs",
                 f"knobs are: {', '.join(self.names)}",
             )
-        return {knob.name: float(knob.from_unit(v)) for knob, v in zip(self.knobs, values)}
+        return {knob.name: float(knob.from_unit(v)) for knob, v in zip(self.knobs, values, strict=True)}
 
     def from_unit_array(self, array: np.ndarray) -> list[KnobSetting]:
         return [self.from_unit(row) for row in np.atleast_2d(array)]

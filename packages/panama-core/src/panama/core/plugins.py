@@ -229,7 +229,7 @@ def build_registry() -> Registry:
             continue
         owners[id(module)] = plugin
     for kind, hook_name in KINDS.items():
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: built-ins first
             plugin = owners[id(impl.plugin)]
 
             def register(name: str, target: Any, summary: str = "", *, _k: str = kind, _p: _Plugin = plugin) -> None:
@@ -275,7 +275,7 @@ def register_commands(app: Any) -> None:
     if pm is None:
         return
     owners = registry._owners  # type: ignore[attr-defined]
-    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+    for impl in pm.hook.register_commands.get_hookimpls():
         plugin = owners[id(impl.plugin)]
         try:
             impl.function(app=app)
