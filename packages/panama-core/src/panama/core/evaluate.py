@@ -1,0 +1,387 @@
+"""Held-out evaluation: how close is the model to the device at settings it never saw?
+
+The core is pure: :func:`score_settings` compares any ``predict(x, setting) -> y`` callable with
+target recordings, so "the label source against itself" scores exactly zero and a wrong model
+scores badly (the tests check both). :func:`evaluate_capture` is the thin glue that opens a
+capture, draws held-out settings, labels them through the capture's own label source (or, for
+a real amp, reads the recordings made with ``panama label --holdout``), runs the final model,
+and writes ``evaluation.json`` plus example WAVs for ``panama report``.
+
+Why the scoring region has context in front of it: the default evaluation audio is the reamp
+signal's validation segment, cut out of a continuous signal. Model and device both get
+``context`` samples before it, so neither starts "cold" inside the scored part (a WaveNet needs
+its receptive field, a recorded amp was already running), and only the segment is scored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from panama.core.errors import PanamaError
+from panama.core.knobs import KnobSetting, KnobSpace
+
+Predict = Callable[[np.ndarray, KnobSetting], np.ndarray]
+"""``predict(x, setting) -> y``: model or device output for input ``x`` at a native setting."""
+
+EVALUATION_FILE = "evaluation.json"
+EXAMPLES_DIR = "evaluation"
+# Enough for NAM's A1 receptive field (4093 samples) with room to spare.
+DEFAULT_CONTEXT = 4096
+# Mixed into the user's seed so that held-out settings never coincide with a sampler that
+# draws uniform points from the same integer seed.
+_HELDOUT_STREAM = 0x7E57_5E7
+# Distinct means: no labelled setting within this distance (max-norm, unit cube).
+_DISTINCT = 1e-6
+# NAM's grading of ESR (REFERENCE.md): what a user reads next to the number.
+_GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "might sound ok"))
+
+
+def esr_grade(esr: float) -> str:
+    for bound, name in _GRADES:
+        if esr < bound:
+            return name
+    return "poor"
+
+
+# --------------------------------------------------------------------------------- audio
+@dataclass(frozen=True)
+class EvalAudio:
+    """What model and device are fed (``x``) and where scoring starts in it."""
+
+    x: np.ndarray
+    score_from: int
+    sample_rate: int
+    description: str
+    # Position of x[0] in the source signal: a recording of the whole input is cut here.
+    offset: int = 0
+
+    @property
+    def scored_length(self) -> int:
+        return int(self.x.shape[0] - self.score_from)
+
+
+def validation_range(segments: Mapping[str, Any] | None, length: int) -> tuple[int, int] | None:
+    """The validation segment ``(start, stop)`` of a reamp signal, or ``None`` if it has none.
+
+    The signal has a validation copy at its start and its end; the first one is used (the
+    end copy exists to check drift between the two). Accepts ``{"validation_start": [a, b]}``
+    or ``{"validation": [a, b]}``.
+    """
+    if not segments:
+        return None
+    for key in ("validation_start", "validation", "validation_end"):
+        value = segments.get(key)
+        if isinstance(value, Sequence) and len(value) == 2:
+            start, stop = int(value[0]), int(value[1])
+            if 0 <= start < stop <= length:
+                return start, stop
+    return None
+
+
+def signal_audio(
+    x: np.ndarray,
+    sample_rate: int,
+    segments: Mapping[str, Any] | None,
+    *,
+    context: int = DEFAULT_CONTEXT,
+) -> EvalAudio:
+    """Evaluation audio from the capture's reamp signal: its validation segment with context.
+
+    A user-supplied input without segment metadata is scored as a whole.
+    """
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    rng = validation_range(segments, x.shape[0])
+    if rng is None:
+        return EvalAudio(x, 0, sample_rate, "the whole input signal (it has no validation segment)")
+    start, stop = rng
+    begin = max(0, start - max(0, context))
+    seconds = (stop - start) / sample_rate
+    return EvalAudio(
+        x[begin:stop].copy(), start - begin, sample_rate,
+        f"the reamp signal's validation segment ({seconds:.2f} s)", offset=begin,
+    )
+
+
+def file_audio(x: np.ndarray, sample_rate: int, name: str) -> EvalAudio:
+    """Evaluation audio from a guitar DI file: played from rest, scored as a whole."""
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    return EvalAudio(x, 0, sample_rate, f"{name} ({x.shape[0] / sample_rate:.2f} s)")
+
+
+# ------------------------------------------------------------------------------ settings
+def draw_heldout_settings(
+    knob_space: KnobSpace,
+    n: int,
+    *,
+    seed: int = 0,
+    exclude: Sequence[Mapping[str, float]] = (),
+) -> list[KnobSetting]:
+    """``n`` uniform random settings, reproducible from ``seed`` and distinct from ``exclude``.
+
+    Uniform over the knob box, as the paper's ~1000 random validation settings.
+    """
+    if n < 1:
+        raise PanamaError(f"cannot evaluate on {n} settings", "give --settings 1 or more")
+    if len(knob_space) == 0:
+        return [{}]
+    rng = np.random.default_rng([int(seed) & 0xFFFF_FFFF, _HELDOUT_STREAM])
+    taken = knob_space.to_unit_array(list(exclude)) if exclude else np.empty((0, len(knob_space)))
+    chosen: list[np.ndarray] = []
+    while len(chosen) < n:
+        u = rng.random(len(knob_space))
+        if taken.shape[0] and np.min(np.max(np.abs(taken - u), axis=1)) < _DISTINCT:
+            continue
+        chosen.append(u)
+        taken = np.vstack([taken, u])
+    return [knob_space.from_unit(u) for u in chosen]
+
+
+# ------------------------------------------------------------------------------- metrics
+def _scored(y: np.ndarray, audio: EvalAudio, what: str) -> np.ndarray:
+    """The scored part of an output for ``audio.x``.
+
+    A net without start padding returns ``T - receptive_field + 1`` samples that end with the
+    input; outputs are therefore aligned at their end.
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n = audio.scored_length
+    if y.shape[0] < n:
+        raise PanamaError(
+            f"{what} has {y.shape[0]} samples but {n} are scored",
+            "use evaluation audio longer than the model's receptive field",
+        )
+    if y.shape[0] > audio.x.shape[0]:
+        raise PanamaError(f"{what} is longer ({y.shape[0]}) than its input ({audio.x.shape[0]})")
+    return y[y.shape[0] - n:]
+
+
+def mse(pred: np.ndarray, target: np.ndarray) -> float:
+    return float(np.mean((np.asarray(pred, np.float64) - np.asarray(target, np.float64)) ** 2))
+
+
+def esr(pred: np.ndarray, target: np.ndarray) -> float:
+    """Error-to-signal ratio ``mean((ŷ−y)²) / mean(y²)``; 0 for two silent signals."""
+    error = mse(pred, target)
+    power = float(np.mean(np.asarray(target, np.float64) ** 2))
+    if power <= 0.0:
+        return 0.0 if error == 0.0 else math.inf
+    return error / power
+
+
+class SettingScore(BaseModel):
+    """One held-out setting and how well the model does there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    setting: dict[str, float]
+    unit: list[float]
+    mse: float
+    esr: float
+    target_rms: float
+    grade: str
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    median: float
+    p90: float
+    max: float
+    min: float
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    settings: int
+    mse: Stats
+    esr: Stats
+    worst: list[int]
+    typical: int
+
+
+def label_targets(label: Predict, audio: EvalAudio, settings: Sequence[KnobSetting]) -> list[np.ndarray]:
+    """The device's output at each setting, scored part only."""
+    return [_scored(label(audio.x, s), audio, f"label at setting {i}") for i, s in enumerate(settings)]
+
+
+def score_settings(
+    predict: Predict,
+    targets: Sequence[np.ndarray],
+    audio: EvalAudio,
+    settings: Sequence[KnobSetting],
+    knob_space: KnobSpace,
+    *,
+    keep: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> list[SettingScore]:
+    """Score ``predict`` against ``targets`` (the scored parts) at each setting.
+
+    ``keep(index, prediction, target)`` sees every pair, e.g. to save examples.
+    """
+    if len(targets) != len(settings):
+        raise PanamaError(f"{len(targets)} targets for {len(settings)} settings")
+    scores = []
+    for i, (setting, target) in enumerate(zip(settings, targets, strict=True)):
+        target = np.asarray(target, dtype=np.float64).reshape(-1)
+        if target.shape[0] != audio.scored_length:
+            raise PanamaError(f"target {i} has {target.shape[0]} samples, expected {audio.scored_length}")
+        pred = _scored(predict(audio.x, setting), audio, f"prediction at setting {i}")
+        if not np.all(np.isfinite(pred)):
+            raise PanamaError(f"the model's output at setting {i} is not finite", "retrain the model")
+        if keep is not None:
+            keep(i, pred, target)
+        e = esr(pred, target)
+        scores.append(
+            SettingScore(
+                index=i,
+                setting={k: float(v) for k, v in setting.items()},
+                unit=[float(v) for v in knob_space.to_unit(setting)] if len(knob_space) else [],
+                mse=mse(pred, target),
+                esr=e,
+                target_rms=float(np.sqrt(np.mean(target**2))),
+                grade=esr_grade(e),
+            )
+        )
+    return scores
+
+
+def _stats(values: Sequence[float]) -> Stats:
+    v = np.asarray(values, dtype=np.float64)
+    return Stats(
+        mean=float(np.mean(v)), median=float(np.median(v)), p90=float(np.percentile(v, 90)),
+        max=float(np.max(v)), min=float(np.min(v)),
+    )
+
+
+def summarise(scores: Sequence[SettingScore], *, worst: int = 5) -> Summary:
+    """Mean, median, 90th percentile; the worst settings and a typical one, ranked by ESR.
+
+    ESR, not MSE, ranks settings: MSE grows with loudness, so it would point at loud settings
+    rather than at settings the model renders badly.
+    """
+    if not scores:
+        raise PanamaError("nothing was evaluated")
+    order = sorted(range(len(scores)), key=lambda i: scores[i].esr, reverse=True)
+    median_rank = sorted(range(len(scores)), key=lambda i: scores[i].esr)[(len(scores) - 1) // 2]
+    return Summary(
+        settings=len(scores),
+        mse=_stats([s.mse for s in scores]),
+        esr=_stats([s.esr for s in scores]),
+        worst=[scores[i].index for i in order[:worst]],
+        typical=scores[median_rank].index,
+    )
+
+
+# -------------------------------------------------------------------------------- report
+class Evaluation(BaseModel):
+    """What ``evaluation.json`` holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created: str
+    audio: str
+    sample_rate: int
+    scored_samples: int
+    seed: int
+    source: str
+    model: str
+    knobs: list[str]
+    summary: Summary
+    scores: list[SettingScore]
+    examples: dict[str, dict[str, str]] = {}
+
+
+def make_evaluation(
+    scores: Sequence[SettingScore],
+    *,
+    audio: EvalAudio,
+    seed: int,
+    source: str,
+    model: str,
+    knob_space: KnobSpace,
+    worst: int = 5,
+) -> Evaluation:
+    return Evaluation(
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        audio=audio.description,
+        sample_rate=audio.sample_rate,
+        scored_samples=audio.scored_length,
+        seed=seed,
+        source=source,
+        model=model,
+        knobs=knob_space.names,
+        summary=summarise(scores, worst=worst),
+        scores=list(scores),
+    )
+
+
+def write_json_atomic(path: Path, payload: Any) -> Path:
+    """Write JSON through a temporary file and a rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_evaluation(path: Path) -> Evaluation:
+    try:
+        return Evaluation.model_validate_json(Path(path).read_text())
+    except FileNotFoundError:
+        raise PanamaError(f"{path} does not exist", "run `panama evaluate DIR` first") from None
+    except ValueError as exc:
+        raise PanamaError(f"{path} is not a PANAMA evaluation file: {exc}".splitlines()[0]) from None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else str(value)
+
+
+def render_evaluation(evaluation: Evaluation, console: Any, *, rows: int = 10) -> None:
+    """Rich tables: the summary, then the worst settings with their knob values."""
+    from rich.table import Table
+
+    s = evaluation.summary
+    table = Table(title=f"Held-out evaluation — {s.settings} settings, {evaluation.audio}", title_justify="left")
+    for column in ("metric", "mean", "median", "90th pct", "worst"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for name, stats in (("MSE", s.mse), ("ESR", s.esr)):
+        table.add_row(name, _fmt(stats.mean), _fmt(stats.median), _fmt(stats.p90), _fmt(stats.max))
+    console.print(table)
+
+    by_index = {score.index: score for score in evaluation.scores}
+    worst = Table(title="Worst settings (by ESR)", title_justify="left")
+    worst.add_column("#", justify="right")
+    for name in evaluation.knobs:
+        worst.add_column(name, justify="right")
+    for column in ("MSE", "ESR", "grade"):
+        worst.add_column(column, justify="right")
+    for index in s.worst[:rows]:
+        score = by_index[index]
+        worst.add_row(
+            str(index), *(f"{score.setting[k]:.3g}" for k in evaluation.knobs),
+            _fmt(score.mse), _fmt(score.esr), score.grade,
+        )
+    console.print(worst)

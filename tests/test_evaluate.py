@@ -1,0 +1,168 @@
+"""Held-out evaluation: the metric core on real signals, then `panama evaluate` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from panama.core.errors import PanamaError
+from panama.core.evaluate import (
+    EvalAudio,
+    draw_heldout_settings,
+    esr,
+    file_audio,
+    label_targets,
+    make_evaluation,
+    read_evaluation,
+    render_evaluation,
+    score_settings,
+    signal_audio,
+    summarise,
+    validation_range,
+    write_json_atomic,
+)
+from panama.core.knobs import Knob, KnobSpace
+
+SR = 8000
+SPACE = KnobSpace.of("gain", "tone", Knob(name="level", minimum=-12, maximum=0, default=-6, unit="dB"))
+
+
+def toy_amp(x: np.ndarray, setting: dict[str, float]) -> np.ndarray:
+    """A small real 'device': drive into tanh, a one-pole tone filter, an output level."""
+    drive = 1.0 + 20.0 * setting["gain"]
+    y = np.tanh(drive * x)
+    a = 0.05 + 0.9 * setting["tone"]
+    y = lfilter([1 - a], [1, -a], y)
+    return (10 ** (setting["level"] / 20) * y).astype(np.float32)
+
+
+def guitarish(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    tone = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate((110, 220, 330, 440)))
+    return (0.3 * tone * np.exp(-3 * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_heldout_settings_are_seeded_in_range_and_distinct_from_labelled():
+    labelled = draw_heldout_settings(SPACE, 5, seed=3)
+    a = draw_heldout_settings(SPACE, 20, seed=3, exclude=labelled)
+    b = draw_heldout_settings(SPACE, 20, seed=3, exclude=labelled)
+    assert a == b
+    assert a != draw_heldout_settings(SPACE, 20, seed=4, exclude=labelled)
+    for s in a:
+        assert SPACE.validate_setting(s) == s
+        assert -12 <= s["level"] <= 0
+    # the same seed would have drawn the labelled points first; they must be skipped
+    assert not any(s in labelled for s in a)
+    units = SPACE.to_unit_array(a)
+    assert len({tuple(u) for u in units}) == 20
+    # not the plain uniform stream of the same integer seed (what a random sampler may use)
+    assert not np.allclose(units[0], np.random.default_rng(3).random(3))
+    with pytest.raises(PanamaError):
+        draw_heldout_settings(SPACE, 0)
+
+
+def test_validation_segment_with_context_and_fallbacks():
+    x = guitarish(1.0)
+    segments = {"blips": [10, 20], "validation_start": [4000, 6000], "validation_end": [7000, 7900]}
+    assert validation_range(segments, x.size) == (4000, 6000)
+    audio = signal_audio(x, SR, segments, context=1000)
+    assert audio.offset == 3000 and audio.score_from == 1000 and audio.scored_length == 2000
+    np.testing.assert_array_equal(audio.x, x[3000:6000])
+    # context never reaches before the start of the signal
+    assert signal_audio(x, SR, {"validation": [500, 900]}, context=1000).score_from == 500
+    whole = signal_audio(x, SR, None)
+    assert whole.scored_length == x.size and "whole" in whole.description
+    assert validation_range({"validation_start": [0, 10**9]}, x.size) is None
+
+
+def test_label_source_against_itself_scores_exactly_zero():
+    audio = signal_audio(guitarish(1.0), SR, {"validation_start": [2000, 6000]}, context=500)
+    settings = draw_heldout_settings(SPACE, 8, seed=0)
+    targets = label_targets(toy_amp, audio, settings)
+    scores = score_settings(toy_amp, targets, audio, settings, SPACE)
+    assert [s.mse for s in scores] == [0.0] * 8
+    assert [s.esr for s in scores] == [0.0] * 8
+    assert all(s.grade == "great" for s in scores)
+    summary = summarise(scores)
+    assert summary.mse.max == 0.0 and summary.esr.p90 == 0.0
+
+
+def test_wrong_model_scores_badly_and_ranking_points_at_the_worst_setting():
+    audio = file_audio(guitarish(0.5), SR, "di.wav")
+    settings = draw_heldout_settings(SPACE, 12, seed=1)
+    targets = label_targets(toy_amp, audio, settings)
+
+    def ignores_the_knobs(x, setting):  # a model that learned one setting only
+        return toy_amp(x, {"gain": 0.5, "tone": 0.5, "level": -6.0})
+
+    scores = score_settings(ignores_the_knobs, targets, audio, settings, SPACE)
+    summary = summarise(scores, worst=3)
+    assert summary.esr.mean > 0.1 and summary.mse.mean > 1e-4
+    worst = max(scores, key=lambda s: s.esr)
+    assert summary.worst[0] == worst.index and len(summary.worst) == 3
+    assert summary.esr.min <= summary.esr.median <= summary.esr.p90 <= summary.esr.max
+    assert scores[summary.typical].esr == pytest.approx(summary.esr.median, rel=0.5)
+
+    # an inverted output: ESR is 4 (the error is twice the signal), independent of loudness
+    inverted = score_settings(lambda x, s: -toy_amp(x, s), targets, audio, settings, SPACE)
+    assert [s.esr for s in inverted] == pytest.approx([4.0] * 12)
+    assert all(s.grade == "poor" for s in inverted)
+
+
+def test_shorter_unpadded_model_output_is_end_aligned():
+    """A net without start padding returns T - rf + 1 samples ending with the input."""
+    audio = signal_audio(guitarish(1.0), SR, {"validation_start": [3000, 5000]}, context=1000)
+    settings = draw_heldout_settings(SPACE, 2, seed=0)
+    targets = label_targets(toy_amp, audio, settings)
+    scores = score_settings(lambda x, s: toy_amp(x, s)[700:], targets, audio, settings, SPACE)
+    assert all(s.mse == 0.0 for s in scores)
+    with pytest.raises(PanamaError, match="scored"):
+        score_settings(lambda x, s: toy_amp(x, s)[1500:], targets, audio, settings, SPACE)
+
+
+def test_non_finite_prediction_is_a_clear_error():
+    audio = file_audio(guitarish(0.2), SR, "di.wav")
+    settings = draw_heldout_settings(SPACE, 1, seed=0)
+    targets = label_targets(toy_amp, audio, settings)
+    with pytest.raises(PanamaError, match="not finite"):
+        score_settings(lambda x, s: x * np.nan, targets, audio, settings, SPACE)
+
+
+def test_esr_of_silence():
+    assert esr(np.zeros(4), np.zeros(4)) == 0.0
+    assert math.isinf(esr(np.ones(4), np.zeros(4)))
+
+
+def test_evaluation_json_round_trip_and_table(tmp_path):
+    from rich.console import Console
+
+    audio = file_audio(guitarish(0.3), SR, "di.wav")
+    settings = draw_heldout_settings(SPACE, 6, seed=0)
+    targets = label_targets(toy_amp, audio, settings)
+    scores = score_settings(lambda x, s: 0.9 * toy_amp(x, s), targets, audio, settings, SPACE)
+    evaluation = make_evaluation(scores, audio=audio, seed=0, source="toy", model="x", knob_space=SPACE)
+    path = write_json_atomic(tmp_path / "evaluation.json", evaluation.model_dump())
+    data = json.loads(path.read_text())
+    assert data["summary"]["settings"] == 6 and len(data["scores"]) == 6
+    assert data["knobs"] == ["gain", "tone", "level"]
+    assert all(s["esr"] == pytest.approx(0.01) for s in data["scores"])
+    assert read_evaluation(path) == evaluation
+    assert [p.name for p in tmp_path.iterdir()] == ["evaluation.json"]  # no temp file left
+
+    console = Console(record=True, width=140)
+    render_evaluation(evaluation, console)
+    text = console.export_text()
+    assert "Held-out evaluation" in text and "Worst settings" in text and "level" in text
+    with pytest.raises(PanamaError, match="panama evaluate"):
+        read_evaluation(tmp_path / "missing.json")
+
+
+def test_eval_audio_shorter_than_context_is_rejected():
+    audio = EvalAudio(np.zeros(100, np.float32), 50, SR, "x")
+    with pytest.raises(PanamaError):
+        score_settings(lambda x, s: x[:10], [np.zeros(50)], audio, [{"gain": 0.1}], KnobSpace.of("gain"))
