@@ -1,0 +1,128 @@
+"""``panama run``, ``status``, ``suggest`` and ``add``: the capture workflow around the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from panama.core.console import out
+
+Dir = Annotated[Path, typer.Argument(help="Capture directory.")]
+
+
+def run(
+    directory: Annotated[Path, typer.Argument(help="Capture directory (created if new, resumed if not).")] = Path("capture"),
+    sampler: Annotated[str | None, typer.Option(help="Sampler name (`panama plugins`).")] = None,
+    labeler: Annotated[str | None, typer.Option(help="Label source: sim, vst:PATH, lv2:URI, soundcard[:DEVICE], folder:PATH.")] = None,
+    budget: Annotated[int | None, typer.Option(min=1, help="Total number of knob settings to label.")] = None,
+    initial: Annotated[int | None, typer.Option(min=1, help="Space-filling settings before active learning starts.")] = None,
+    net: Annotated[str | None, typer.Option(help="Net name (wavenet, lstm, …).")] = None,
+    net_preset: Annotated[str | None, typer.Option("--net-preset", help="Net size preset, e.g. nano, feather, lite, standard.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Run preset: tiny, quick (CPU, ~10 min), paper (GPU).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the whole run.")] = None,
+    sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="name=value, repeatable.")] = None,
+    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
+    input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp WAV instead of the generated signal.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Capture a device end to end: choose settings, label them, train, repeat, export."""
+    from panama.core.knobs import parse_assignments
+    from panama.core.loop import run_capture
+
+    summary = run_capture(
+        directory,
+        labeler=labeler,
+        sampler=sampler,
+        budget=budget,
+        initial=initial,
+        preset=preset,
+        seed=seed,
+        net=net,
+        net_options={"preset": net_preset} if net_preset else None,
+        sampler_options=_options(sampler_option, parse_assignments),
+        labeler_options=_options(labeler_option, parse_assignments),
+        input_wav=input_wav,
+        progress=not quiet,
+        log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
+    )
+    from rich.table import Table
+
+    table = Table(title=f"Capture {summary.directory}", title_justify="left", show_header=False)
+    table.add_row("labelled settings", str(summary.labelled))
+    table.add_row("rounds", str(summary.rounds))
+    for name, value in summary.metrics.items():
+        table.add_row(name, f"{value:.4g}")
+    for path in summary.exports:
+        table.add_row("export", str(path))
+    out.print(table)
+
+
+def _options(items: list[str] | None, parse) -> dict[str, str] | None:
+    if not items:
+        return None
+    merged: dict[str, str] = {}
+    for item in items:
+        merged.update(parse(item, what="option"))
+    return merged
+
+
+def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Where a capture stands: points, rounds, last validation error, what comes next."""
+    import json
+
+    from panama.core.loop import capture_status
+
+    info = capture_status(directory)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Capture {directory}", title_justify="left", show_header=False)
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+        table.add_row(key.replace("_", " "), str(value))
+    out.print(table)
+
+
+def suggest(
+    directory: Dir,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many settings to propose.")] = 4,
+) -> None:
+    """Propose the next settings without labelling them (record them anywhere, then `panama add`)."""
+    from panama.core.offline import suggest_settings
+
+    capture, settings = suggest_settings(directory, n)
+    from rich.table import Table
+
+    table = Table(title="Record these settings, then `panama add DIR --setting ... FILE.wav`", title_justify="left")
+    table.add_column("#")
+    for knob in capture.knob_space:
+        table.add_column(f"{knob.name}{f' ({knob.unit})' if knob.unit else ''}")
+    table.add_column("--setting")
+    for i, setting in enumerate(settings, 1):
+        table.add_row(str(i), *(f"{setting[k]:.2f}" for k in capture.knob_space.names),
+                      capture.knob_space.format_setting(setting))
+    out.print(table)
+
+
+def add(
+    directory: Dir,
+    recording: Annotated[Path, typer.Argument(help="WAV recorded from the device with the capture's input.wav.")],
+    setting: Annotated[str, typer.Option(help="The knob setting it was recorded at, e.g. gain=7,bass=3.")],
+) -> None:
+    """Import a recording made elsewhere (checked, aligned, journalled)."""
+    from panama.core.offline import add_recording
+
+    label = add_recording(directory, recording, setting)
+    out.print(f"added label {label.index:04d} at {label.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("status")(status)
+    app.command("suggest")(suggest)
+    app.command("add")(add)

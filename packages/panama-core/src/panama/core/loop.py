@@ -1,0 +1,389 @@
+"""The active-learning loop behind ``panama run``: propose → label → journal, until the budget.
+
+Everything that matters is in the capture directory, so the loop is a pure function of it: a
+run killed at any instant (``kill -9``) resumes from the journal with nothing lost and nothing
+labelled twice. Proposals are journalled *before* they are labelled, so a resumed round labels
+what was proposed instead of asking the sampler again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from panama.core.components import build, open_label_source
+from panama.core.errors import PanamaError
+from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.presets import RunPreset, get_preset
+from panama.core.protocols import SamplerContext
+
+# Two settings closer than this (max-norm in the unit cube) are the same setting.
+SAME_SETTING = 1e-6
+
+
+@dataclass
+class RunSummary:
+    directory: Path
+    labelled: int
+    rounds: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    exports: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class RoundPlan:
+    round: int
+    settings: list[KnobSetting]
+    sampler: str
+
+
+def _same(space: KnobSpace, a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    return bool(np.max(np.abs(space.to_unit(a) - space.to_unit(b))) < SAME_SETTING)
+
+
+def _is_labelled(space: KnobSpace, labelled: list[KnobSetting], setting: Mapping[str, float]) -> bool:
+    return any(_same(space, setting, done) for done in labelled)
+
+
+def _write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(payload, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def pending_round(capture: Any) -> RoundPlan | None:
+    """The last journalled proposal round that has not finished, with what is still unlabelled."""
+    last: dict[str, Any] | None = None
+    for event in capture.events():
+        if event.get("event") == "proposed":
+            last = event
+        elif event.get("event") == "round-finished" and last is not None and event.get("round") == last.get("round"):
+            last = None
+    if last is None:
+        return None
+    space = capture.knob_space
+    labelled = capture.labelled_settings()
+    todo = [s for s in last["settings"] if not _is_labelled(space, labelled, s)]
+    return RoundPlan(int(last["round"]), todo, str(last.get("sampler", "")))
+
+
+def finished_rounds(capture: Any) -> int:
+    return sum(1 for e in capture.events() if e.get("event") == "round-finished")
+
+
+def last_model_event(capture: Any) -> dict[str, Any] | None:
+    events = [e for e in capture.events() if e.get("event") == "model-trained"]
+    return events[-1] if events else None
+
+
+class Loop:
+    """One capture's run; construct with an open capture, call :meth:`run`."""
+
+    def __init__(self, capture: Any, *, progress: bool = True, log: Callable[[str], None] | None = None) -> None:
+        self.capture = capture
+        self.config = capture.config
+        self.preset: RunPreset = get_preset(self.config.run_preset)
+        self.progress = progress
+        self.log = log or (lambda message: None)
+        self._source: Any = None
+        self._input: np.ndarray | None = None
+
+    # -- resources ------------------------------------------------------------------------
+    @property
+    def source(self) -> Any:
+        if self._source is None:
+            self._source = open_label_source(self.config.labeler, self.config.labeler_options)
+        return self._source
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    @property
+    def input_signal(self) -> np.ndarray:
+        if self._input is None:
+            self._input = self.capture.read_input()
+        return self._input
+
+    # -- training services offered to samplers --------------------------------------------
+    def fit_ensemble(self, round_index: int) -> Callable[..., Any]:
+        def fit(members: int | None = None, **overrides: Any) -> Any:
+            from panama.core import train
+
+            recipe = train.Recipe(**{**self.preset.ensemble, "seed": self._seed(round_index), **overrides})
+            self.log(f"round {round_index}: training an ensemble of {members or self.preset.members}")
+            ensemble = train.fit_ensemble(
+                self.capture.dataset(),
+                members=members or self.preset.members,
+                net=self.config.net or self.preset.net,
+                net_options={**self.preset.net_options, **self.config.net_options},
+                recipe=recipe,
+                progress=self.progress,
+            )
+            save = getattr(ensemble, "save", None)
+            if callable(save):
+                save(self.capture.round_dir(round_index) / "ensemble.pt")
+            return ensemble
+
+        return fit
+
+    def _seed(self, round_index: int) -> int:
+        return int(np.random.SeedSequence([self.config.seed, round_index]).generate_state(1)[0])
+
+    # -- one step -------------------------------------------------------------------------
+    def _sampler_for(self, labelled: int) -> tuple[str, dict[str, Any]]:
+        name, options = self.config.sampler, dict(self.config.sampler_options)
+        sampler = build("sampler", name, options)
+        initial_design = getattr(sampler, "initial_design", None)
+        if initial_design and labelled < self.config.initial:
+            return str(initial_design), {}
+        return name, options
+
+    def propose(self, round_index: int) -> RoundPlan:
+        labelled = self.capture.labelled_settings()
+        budget = self.config.budget
+        name, options = self._sampler_for(len(labelled))
+        initial = min(self.config.initial, budget)
+        n = initial - len(labelled) if len(labelled) < initial else self.preset.per_round
+        n = min(n, budget - len(labelled))
+        sampler = build("sampler", name, options)
+        context = SamplerContext(
+            knob_space=self.capture.knob_space,
+            labelled=labelled,
+            budget_remaining=budget - len(labelled),
+            rng=np.random.default_rng(self._seed(round_index)),
+            seed=self._seed(round_index),
+            round=round_index,
+            input_signal=self.input_signal,
+            sample_rate=self.capture.sample_rate,
+            fit_ensemble=self.fit_ensemble(round_index),
+            workdir=self.capture.round_dir(round_index),
+            log=self.log,
+        )
+        raw = sampler.propose(context, n)
+        space = self.capture.knob_space
+        settings: list[KnobSetting] = []
+        scores = list(context.notes.get("scores", [None] * len(raw)))
+        kept_scores = []
+        for setting, score in zip(raw, scores + [None] * (len(raw) - len(scores)), strict=False):
+            valid = space.validate_setting(setting)
+            if _is_labelled(space, labelled + settings, valid):
+                continue
+            settings.append(valid)
+            kept_scores.append(score)
+            if len(settings) == n:
+                break
+        if not settings:
+            raise PanamaError(
+                f"sampler {name!r} proposed no new setting in round {round_index}",
+                "it may have exhausted its design; try another sampler or a smaller budget",
+            )
+        notes = {k: v for k, v in context.notes.items() if k != "scores"}
+        _write_json_atomic(
+            self.capture.round_dir(round_index) / "proposals.json",
+            {"round": round_index, "sampler": name, "settings": settings, "scores": kept_scores,
+             "notes": _jsonable(notes)},
+        )
+        self.capture.journal("proposed", round=round_index, sampler=name, settings=settings, scores=kept_scores)
+        return RoundPlan(round_index, settings, name)
+
+    def label(self, plan: RoundPlan) -> None:
+        for setting in plan.settings:
+            if _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), setting):
+                continue
+            self.log(f"round {plan.round}: labelling {self.capture.knob_space.format_setting(setting)}")
+            self.capture.label(self.source, setting)
+        self.capture.journal("round-finished", round=plan.round, labelled=len(self.capture.labelled_settings()))
+
+    def train_final(self) -> Any:
+        from panama.core import train
+
+        self.log("training the final model")
+        recipe = train.Recipe(**{**self.preset.final, "seed": self._seed(10_000)})
+        model = train.fit(
+            self.capture.dataset(),
+            net=self.config.net or self.preset.net,
+            net_options={**self.preset.net_options, **self.config.net_options},
+            recipe=recipe,
+            knob_space=self.capture.knob_space,
+            progress=self.progress,
+        )
+        path = self.capture.models_dir / "model.pt"
+        model.save(path)
+        metrics = {k: float(v) for k, v in (model.metrics or {}).items() if _is_number(v)}
+        self.capture.journal("model-trained", path=str(path.relative_to(self.capture.path)),
+                             labelled=len(self.capture.labelled_settings()), metrics=metrics)
+        return model
+
+    def export(self, model: Any) -> list[Path]:
+        out = self.capture.exports_dir
+        paths = [build("exporter", "panama").export(model, out / "model.panama.json")]
+        default = self.capture.knob_space.default_setting()
+        try:
+            nam = build("exporter", "nam")
+        except PanamaError:
+            return paths
+        if getattr(model, "net_name", "wavenet") == "wavenet":
+            paths.append(nam.export(model, out / "default.nam", setting=default))
+        return paths
+
+    # -- the whole run --------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        budget = self.config.budget
+        try:
+            while True:
+                plan = pending_round(self.capture)
+                if plan is None:
+                    labelled = len(self.capture.labelled_settings())
+                    if labelled >= budget:
+                        break
+                    plan = self.propose(finished_rounds(self.capture))
+                self.label(plan)
+            model_event = last_model_event(self.capture)
+            if model_event is None or model_event.get("labelled") != len(self.capture.labelled_settings()):
+                model = self.train_final()
+            else:
+                from panama.core import train
+
+                model = train.TrainedModel.load(self.capture.path / model_event["path"])
+            exports = self.export(model)
+        finally:
+            self.close()
+        metrics = dict((last_model_event(self.capture) or {}).get("metrics", {}))
+        return RunSummary(self.capture.path, len(self.capture.labelled_settings()),
+                          finished_rounds(self.capture), metrics, exports)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return np.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def load_final_model(capture: Any) -> Any:
+    event = last_model_event(capture)
+    if event is None:
+        raise PanamaError(f"{capture.path} has no trained model yet", f"run `panama run {capture.path}` or `panama train {capture.path}`")
+    from panama.core import train
+
+    return train.TrainedModel.load(capture.path / event["path"])
+
+
+def run_capture(
+    directory: str | Path,
+    *,
+    labeler: str | None = None,
+    sampler: str | None = None,
+    budget: int | None = None,
+    initial: int | None = None,
+    preset: str | None = None,
+    seed: int | None = None,
+    net: str | None = None,
+    net_options: Mapping[str, Any] | None = None,
+    sampler_options: Mapping[str, Any] | None = None,
+    labeler_options: Mapping[str, Any] | None = None,
+    input_wav: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Create the capture if ``directory`` is new, resume it if not, and run it to the budget.
+
+    On resume, options that were given and differ from the capture's are refused (a capture
+    is one experiment), except ``budget``, which may grow.
+    """
+    from panama.core.capture import Capture
+
+    directory = Path(directory)
+    given = {
+        "labeler": labeler, "sampler": sampler, "initial": initial, "run_preset": preset,
+        "seed": seed, "net": net,
+        "net_options": dict(net_options) if net_options else None,
+        "sampler_options": dict(sampler_options) if sampler_options else None,
+        "labeler_options": dict(labeler_options) if labeler_options else None,
+    }
+    if Capture.exists(directory):
+        capture = Capture.open(directory)
+        if input_wav is not None:
+            raise PanamaError(f"{directory} already has its input.wav", "drop --input when resuming a capture")
+        conflicts = [
+            f"--{key.replace('_', '-').replace('run-preset', 'preset')} {value!r} (capture has {getattr(capture.config, key)!r})"
+            for key, value in given.items()
+            if value is not None and value != getattr(capture.config, key)
+        ]
+        if conflicts:
+            raise PanamaError(
+                f"{directory} was started with other options: {'; '.join(conflicts)}",
+                "drop those options to resume it, or use a new directory",
+            )
+        if budget is not None and budget != capture.config.budget:
+            if budget < len(capture.labelled_settings()):
+                raise PanamaError(
+                    f"--budget {budget} is below the {len(capture.labelled_settings())} settings already labelled",
+                    "give a budget at least that large",
+                )
+            capture.update_config(budget=budget)
+    else:
+        run_preset = get_preset(preset or "quick")
+        capture = Capture.create(
+            directory,
+            labeler=labeler or "sim",
+            labeler_options=dict(labeler_options or {}),
+            input_wav=input_wav,
+            signal_preset=run_preset.signal,
+            sampler=sampler or "ensemble-disagreement",
+            sampler_options=dict(sampler_options or {}),
+            budget=budget or run_preset.budget,
+            initial=initial or run_preset.initial,
+            run_preset=preset or "quick",
+            seed=seed or 0,
+            net=net or run_preset.net,
+            net_options=dict(net_options or {}),
+        )
+    with capture.lock():
+        return Loop(capture, progress=progress, log=log).run()
+
+
+def capture_status(directory: str | Path) -> dict[str, Any]:
+    """A plain summary of a capture, for ``panama status``."""
+    from panama.core.capture import Capture
+
+    capture = Capture.open(Path(directory))
+    labelled = len(capture.labelled_settings())
+    budget = capture.config.budget
+    model = last_model_event(capture)
+    pending = pending_round(capture)
+    if pending is not None and pending.settings:
+        upcoming = f"label {len(pending.settings)} proposed setting(s) of round {pending.round}"
+    elif labelled < budget:
+        upcoming = f"propose round {finished_rounds(capture)} ({budget - labelled} setting(s) left in the budget)"
+    elif model is None or model.get("labelled") != labelled:
+        upcoming = "train the final model"
+    else:
+        upcoming = "done — `panama export` or `panama evaluate`"
+    return {
+        "directory": str(capture.path),
+        "labeler": capture.config.labeler,
+        "sampler": capture.config.sampler,
+        "labelled": labelled,
+        "budget": budget,
+        "rounds": finished_rounds(capture),
+        "model": model.get("path") if model else None,
+        "metrics": (model or {}).get("metrics", {}),
+        "next": upcoming + f" (`panama run {capture.path}`)" if not upcoming.startswith("done") else upcoming,
+    }

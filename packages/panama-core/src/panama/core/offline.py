@@ -1,0 +1,50 @@
+"""The offline workflow: ``panama suggest`` → record anywhere → ``panama add``.
+
+For an amp that cannot be driven from this machine: PANAMA proposes settings (journalled like
+any round, so ``panama run`` later picks up exactly these), the user records them with the
+capture's ``input.wav``, and ``panama add`` imports each file through the same checks and
+alignment as a live recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from panama.core.errors import PanamaError
+from panama.core.knobs import KnobSetting
+
+
+def suggest_settings(directory: Path, n: int) -> tuple[Any, list[KnobSetting]]:
+    from panama.core.capture import Capture
+    from panama.core.loop import Loop, finished_rounds, pending_round
+
+    capture = Capture.open(directory)
+    with capture.lock():
+        pending = pending_round(capture)
+        if pending is not None and pending.settings:
+            return capture, pending.settings[:n]
+        left = capture.config.budget - len(capture.labelled_settings())
+        if left <= 0:
+            raise PanamaError(
+                f"{directory} has labelled its whole budget ({capture.config.budget})",
+                f"raise it with `panama run {directory} --budget N`, or train and export",
+            )
+        loop = Loop(capture, progress=False)
+        plan = loop.propose(finished_rounds(capture))
+        return capture, plan.settings[:n]
+
+
+def add_recording(directory: Path, recording: Path, setting_text: str) -> Any:
+    from panama.core import audio
+    from panama.core.capture import Capture
+
+    capture = Capture.open(directory)
+    setting = capture.knob_space.parse_setting(setting_text)
+    x = capture.read_input()
+    y, _ = audio.read_wav(recording, sample_rate=capture.sample_rate)
+    latency = audio.detect_latency(x, y, capture.sample_rate)
+    aligned = audio.align(y, latency, len(x))
+    audio.check_output(aligned, x, sample_rate=capture.sample_rate, what=str(recording))
+    with capture.lock():
+        return capture.add_label(setting, aligned, latency=latency, source="import")

@@ -1,0 +1,68 @@
+"""Run presets: how big a capture's signal, nets and training are, in one table.
+
+``tiny`` is for tests (seconds), ``quick`` fits a budget-16 capture of the sim into about ten
+minutes on a 2-core CPU, ``paper`` is the PANAMA paper's scale (A1 standard, 50-epoch
+ensembles) and wants a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from panama.core.errors import PanamaError
+
+
+class RunPreset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signal: str
+    net: str = "wavenet"
+    net_options: dict[str, Any] = Field(default_factory=dict)
+    budget: int
+    initial: int
+    per_round: int
+    members: int = 4
+    ensemble: dict[str, Any] = Field(default_factory=dict)
+    final: dict[str, Any] = Field(default_factory=dict)
+
+
+RUN_PRESETS: dict[str, RunPreset] = {
+    "tiny": RunPreset(
+        signal="tiny",
+        net_options={"preset": "nano"},
+        budget=8,
+        initial=4,
+        per_round=2,
+        ensemble={"steps": 25, "batch_size": 4, "segment_length": 2048, "lr": 4e-3},
+        final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3},
+    ),
+    "quick": RunPreset(
+        signal="quick",
+        net_options={"preset": "nano"},
+        budget=16,
+        initial=8,
+        per_round=4,
+        ensemble={"steps": 150, "batch_size": 8, "segment_length": 4096, "lr": 4e-3},
+        final={"steps": 600, "batch_size": 16, "segment_length": 8192, "lr": 4e-3},
+    ),
+    "paper": RunPreset(
+        signal="full",
+        net_options={"preset": "standard"},
+        budget=64,
+        initial=10,
+        per_round=10,
+        ensemble={"epochs": 50, "batch_size": 32, "lr": 4e-3, "lr_decay": 0.993},
+        final={"epochs": 100, "batch_size": 32, "lr": 4e-3, "lr_decay": 0.993},
+    ),
+}
+
+
+def get_preset(name: str) -> RunPreset:
+    try:
+        return RUN_PRESETS[name]
+    except KeyError:
+        raise PanamaError(
+            f"unknown preset {name!r}", f"choose one of: {', '.join(RUN_PRESETS)}"
+        ) from None
