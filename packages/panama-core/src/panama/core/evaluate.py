@@ -385,3 +385,170 @@ def render_evaluation(evaluation: Evaluation, console: Any, *, rows: int = 10) -
             _fmt(score.mse), _fmt(score.esr), score.grade,
         )
     console.print(worst)
+
+
+# ------------------------------------------------------------------ glue to the captures
+def capture_segments(capture: Any) -> dict[str, Any] | None:
+    """The reamp signal's segments (``input.json`` next to ``input.wav``), if it has them."""
+    path = Path(capture.input_path).with_suffix(".json")
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("segments", data) if isinstance(data, dict) else None
+
+
+def capture_audio(capture: Any, *, context: int = DEFAULT_CONTEXT) -> EvalAudio:
+    """The default evaluation audio of a capture: its signal's validation segment."""
+    return signal_audio(capture.read_input(), capture.sample_rate, capture_segments(capture), context=context)
+
+
+def device_predict(source: Any, sample_rate: int) -> Predict:
+    """A label source as a ``predict(x, setting)`` callable, aligned for its latency."""
+    latency = int(getattr(source, "latency_samples", 0) or 0)
+
+    def run(x: np.ndarray, setting: KnobSetting) -> np.ndarray:
+        y = source.label(x, sample_rate, setting)
+        if latency:
+            from panama.core.audio import align
+
+            y = align(y, latency, len(x))
+        return y
+
+    return run
+
+
+def source_is_deterministic(spec: str) -> bool:
+    """Whether a label source renders (software) or records (a real amp), without opening it."""
+    from panama.core.components import split_spec
+    from panama.core.plugins import get_registry
+
+    cls = get_registry().get("label_source", split_spec(spec)[0]).load()
+    return bool(getattr(cls, "deterministic", True))
+
+
+def device_targets(
+    labeler: str,
+    options: Mapping[str, Any] | None,
+    audio: EvalAudio,
+    settings: Sequence[KnobSetting],
+    *,
+    need_deterministic: bool = False,
+) -> list[np.ndarray]:
+    """Label every held-out setting through the device, scored parts only."""
+    from panama.core.components import open_label_source
+
+    with open_label_source(labeler, options) as source:
+        if need_deterministic and not getattr(source, "deterministic", True):
+            raise PanamaError(
+                f"labeler {labeler!r} records a real device, which cannot label held-out settings on demand",
+                "compare samplers on a software source (sim, vst:, lv2:); for a real amp record "
+                "held-out settings with `panama label DIR --holdout` and run `panama evaluate`",
+            )
+        return label_targets(device_predict(source, audio.sample_rate), audio, settings)
+
+
+def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], list[np.ndarray]]:
+    """Held-out recordings of a real amp (``panama label --holdout``), cut to the scored part."""
+    from panama.core.audio import read_wav
+
+    labels = capture.holdout_labels()
+    if not labels:
+        raise PanamaError(
+            f"{capture.path} has no held-out recordings, and its labeler {capture.config.labeler!r} "
+            "cannot render new settings",
+            f"record a few random settings with `panama label {capture.path} --holdout --setting ...`",
+        )
+    start = audio.offset + audio.score_from
+    stop = audio.offset + audio.x.shape[0]
+    settings, targets = [], []
+    for label in labels:
+        y, _ = read_wav(Path(capture.path) / label.path, sample_rate=capture.sample_rate)
+        if y.shape[0] < stop:
+            raise PanamaError(f"held-out recording {label.path} is shorter than the input signal")
+        settings.append(capture.knob_space.validate_setting(label.setting))
+        targets.append(np.asarray(y[start:stop], dtype=np.float64))
+    return settings, targets
+
+
+def evaluate_capture(
+    directory: Path,
+    *,
+    settings: int = 32,
+    audio_path: Path | None = None,
+    seed: int = 0,
+    json_out: Path | None = None,
+    worst: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """``panama evaluate``: score the capture's final model on held-out settings.
+
+    Writes ``DIR/evaluation.json`` (and ``json_out`` if given) and, for ``panama report``, the
+    target and predicted audio of the worst and a typical setting under ``DIR/evaluation/``.
+    """
+    from panama.core.capture import Capture
+    from panama.core.loop import load_final_model
+
+    log = log or (lambda message: None)
+    capture = Capture.open(Path(directory))
+    space = capture.knob_space
+    model = load_final_model(capture)
+    labeler = capture.config.labeler
+    if source_is_deterministic(labeler):
+        if audio_path is not None:
+            from panama.core.audio import read_wav
+
+            x, rate = read_wav(audio_path, sample_rate=capture.sample_rate)
+            audio = file_audio(x, rate, Path(audio_path).name)
+        else:
+            audio = capture_audio(capture)
+        chosen = draw_heldout_settings(space, settings, seed=seed, exclude=capture.labelled_settings())
+        log(f"labelling {len(chosen)} held-out settings through {labeler}")
+        targets = device_targets(labeler, capture.config.labeler_options, audio, chosen)
+        source = f"{labeler}: {len(chosen)} random settings (seed {seed})"
+    else:
+        if audio_path is not None:
+            raise PanamaError(
+                f"--audio needs a software label source, and {labeler!r} records a real device",
+                "drop --audio: held-out recordings are scored on the capture's own input signal",
+            )
+        audio = capture_audio(capture)
+        chosen, targets = holdout_targets(capture, audio)
+        source = f"{len(chosen)} held-out recordings (panama label --holdout)"
+    log(f"running the model on {len(chosen)} settings")
+    scores = score_settings(model.predict, targets, audio, chosen, space)
+    model_event = capture.path / "models" / "model.pt"
+    evaluation = make_evaluation(
+        scores, audio=audio, seed=seed, source=source, model=str(model_event.relative_to(capture.path)),
+        knob_space=space, worst=worst,
+    )
+    evaluation.examples = _write_examples(capture.path, model, audio, chosen, targets, evaluation)
+    payload = evaluation.model_dump()
+    write_json_atomic(capture.path / EVALUATION_FILE, payload)
+    if json_out is not None:
+        write_json_atomic(Path(json_out), payload)
+    return evaluation
+
+
+def _write_examples(
+    root: Path, model: Any, audio: EvalAudio, settings: Sequence[KnobSetting],
+    targets: Sequence[np.ndarray], evaluation: Evaluation,
+) -> dict[str, dict[str, str]]:
+    """Target and prediction WAVs of the worst and the typical setting (for reports, and ears)."""
+    from panama.core.audio import write_wav_atomic
+
+    folder = root / EXAMPLES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    picks = {"worst": evaluation.summary.worst[0], "typical": evaluation.summary.typical}
+    examples = {}
+    for name, index in picks.items():
+        prediction = _scored(model.predict(audio.x, settings[index]), audio, "prediction")
+        files = {"index": str(index)}
+        for kind, y in (("target", targets[index]), ("prediction", prediction)):
+            path = folder / f"{name}-{kind}.wav"
+            write_wav_atomic(path, np.asarray(y, dtype=np.float32), audio.sample_rate)
+            files[kind] = str(path.relative_to(root))
+        examples[name] = files
+    return examples

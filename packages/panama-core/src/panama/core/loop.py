@@ -206,19 +206,24 @@ class Loop:
             self.capture.label(self.source, setting)
         self.capture.journal("round-finished", round=plan.round, labelled=len(self.capture.labelled_settings()))
 
-    def train_final(self) -> Any:
+    def fit_final(self, data: Any) -> Any:
+        """The final recipe (net, options, steps, seed) on ``data``: the whole capture, or the
+        first k labels when ``panama compare`` scores a run at an intermediate budget."""
         from panama.core import train
 
-        self.log("training the final model")
         recipe = train.Recipe(**{**self.preset.final, "seed": self._seed(10_000)})
-        model = train.fit(
-            self.capture.dataset(),
+        return train.fit(
+            data,
             net=self.config.net or self.preset.net,
             net_options={**self.preset.net_options, **self.config.net_options},
             recipe=recipe,
             knob_space=self.capture.knob_space,
             progress=self.progress,
         )
+
+    def train_final(self) -> Any:
+        self.log("training the final model")
+        model = self.fit_final(self.capture.dataset())
         path = self.capture.models_dir / "model.pt"
         model.save(path)
         metrics = {k: float(v) for k, v in (model.metrics or {}).items() if _is_number(v)}
