@@ -1,0 +1,129 @@
+"""Reports: the plot and page builders, the page in headless Chromium, then `panama report`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from panama.core.report import (
+    Section,
+    curve_series,
+    label_rounds,
+    plot_curves,
+    plot_error_map,
+    plot_example,
+    plot_knob_histograms,
+    plot_pairs,
+    render_html,
+    table_html,
+    write_text_atomic,
+)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+# The histogram bars' colour (#3b7dd8): present in a screenshot only if the images decoded.
+BAR_RGB = np.array([0x3B, 0x7D, 0xD8]) / 255
+
+
+def is_png(path: Path) -> bool:
+    return Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_label_rounds_follow_the_journal():
+    events = [
+        {"event": "proposed", "round": 0, "settings": []},
+        {"event": "labelled", "index": 1}, {"event": "labelled", "index": 2},
+        {"event": "round-finished", "round": 0},
+        {"event": "proposed", "round": 1, "settings": []},
+        {"event": "labelled", "index": 3},
+        {"event": "model-trained"},
+    ]
+    assert label_rounds(events) == {1: 0, 2: 0, 3: 1}
+    assert label_rounds([{"event": "labelled", "index": 1}]) == {1: 0}
+
+
+def test_curve_series_reads_the_usual_shapes():
+    assert curve_series({"train_loss": [3, 2, 1]}) == {"train_loss": ([1, 2, 3], [3.0, 2.0, 1.0])}
+    records = [{"step": 10, "train_loss": 1.0}, {"step": 20, "train_loss": 0.5, "val_mse": 0.2}]
+    assert curve_series({"history": records}) == {
+        "train_loss": ([10.0, 20.0], [1.0, 0.5]), "val_mse": ([20.0], [0.2])}
+    assert curve_series({"val": {"step": [1, 2], "value": [0.3, float("nan")]}}) == {"val": ([1.0], [0.3])}
+    assert curve_series("nonsense") == {} and curve_series([]) == {}
+
+
+def _report_images(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    names = ["gain", "bass", "mid", "treble"]
+    unit = rng.random((20, 4))
+    sr = 8000
+    t = np.arange(sr // 2) / sr
+    target = np.tanh(3 * np.sin(2 * np.pi * 110 * t))
+    return [
+        plot_curves({"train_loss": ([1, 2, 3], [1.0, 0.5, 0.3]), "val_mse": ([1, 3], [0.8, 0.4])}, tmp_path / "c.png"),
+        plot_knob_histograms(unit, names, tmp_path / "h.png"),
+        plot_pairs(unit, names, [i // 5 for i in range(20)], tmp_path / "p.png"),
+        plot_error_map(rng.random((30, 4)), 10 ** rng.uniform(-3, 0, 30), names, tmp_path / "e.png", labelled=unit),
+        plot_example(target, 0.9 * target + 0.01, sr, tmp_path / "x.png", title="worst"),
+    ]
+
+
+def test_plots_are_pngs(tmp_path):
+    for path in _report_images(tmp_path):
+        assert is_png(path) and path.stat().st_size > 5_000, path
+    # one knob and no knobs at all still plot
+    assert is_png(plot_pairs(np.array([[0.2], [0.8]]), ["gain"], [0, 1], tmp_path / "one.png"))
+    assert is_png(plot_knob_histograms(np.array([[0.2], [0.8]]), ["gain"], tmp_path / "oneh.png"))
+
+
+def test_page_is_self_contained_and_escaped(tmp_path):
+    images = _report_images(tmp_path)
+    page = render_html("<b>amp</b>", [Section("plots", images, table_html([("a<", 1.5)], ("k", "v")))])
+    assert "&lt;b&gt;amp" in page and "a&lt;" in page
+    srcs = re.findall(r"src='([^']*)'", page)
+    assert len(srcs) == len(images) and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "http" not in page and "<script" not in page and "<link" not in page
+    path = write_text_atomic(tmp_path / "r.html", page)
+    assert path.read_text() == page
+
+
+def chromium_render(page: Path, tmp_path: Path, height: int = 6000) -> tuple[np.ndarray, str]:
+    """Open ``page`` in headless Chromium: the screenshot as RGB floats, and its log."""
+    import matplotlib.image
+
+    shot = tmp_path / f"{page.stem}-shot.png"
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+         "--hide-scrollbars", f"--window-size=1280,{height}", f"--screenshot={shot}", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    return matplotlib.image.imread(shot)[..., :3], proc.stderr
+
+
+def page_problems(log: str) -> list[str]:
+    """Console errors and failed loads Chromium reported for the page."""
+    return [line for line in log.splitlines()
+            if "CONSOLE" in line or "Failed to load" in line or "ERR_INVALID_URL" in line]
+
+
+def bar_pixels(rgb: np.ndarray) -> int:
+    return int(np.sum(np.all(np.abs(rgb - BAR_RGB) < 0.02, axis=-1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_page_renders_its_images_in_headless_chromium(tmp_path):
+    images = _report_images(tmp_path)
+    good = write_text_atomic(tmp_path / "good.html", render_html("report", [Section("plots", images)]))
+    rgb, log = chromium_render(good, tmp_path)
+    assert page_problems(log) == []
+    assert bar_pixels(rgb) > 2_000  # the histogram image decoded and is on screen
+
+    # the check can fail: the same page with its images broken shows no bars
+    broken = good.read_text().replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA")
+    rgb, _ = chromium_render(write_text_atomic(tmp_path / "broken.html", broken), tmp_path)
+    assert bar_pixels(rgb) < 50
