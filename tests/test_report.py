@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from panama.core.files import write_text_atomic
 from panama.core.report import (
     Section,
     curve_series,
@@ -21,7 +22,6 @@ from panama.core.report import (
     plot_pairs,
     render_html,
     table_html,
-    write_text_atomic,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

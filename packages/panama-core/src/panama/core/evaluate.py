@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from panama.core.errors import PanamaError
+from panama.core.files import write_json_atomic
 from panama.core.knobs import KnobSetting, KnobSpace
 
 Predict = Callable[[np.ndarray, KnobSetting], np.ndarray]
@@ -171,12 +170,14 @@ def mse(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def esr(pred: np.ndarray, target: np.ndarray) -> float:
-    """Error-to-signal ratio ``mean((ŷ−y)²) / mean(y²)``; 0 for two silent signals."""
+    """Error-to-signal ratio ``mean((ŷ−y)²) / mean(y²)``.
+
+    The power is floored at 1e-20, so a silent target gives 0 for a silent prediction and a
+    huge but finite number otherwise (it stays valid JSON).
+    """
     error = mse(pred, target)
     power = float(np.mean(np.asarray(target, np.float64) ** 2))
-    if power <= 0.0:
-        return 0.0 if error == 0.0 else math.inf
-    return error / power
+    return error / max(power, 1e-20)
 
 
 class SettingScore(BaseModel):
@@ -326,24 +327,6 @@ def make_evaluation(
         summary=summarise(scores, worst=worst),
         scores=list(scores),
     )
-
-
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write JSON through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_evaluation(path: Path) -> Evaluation:

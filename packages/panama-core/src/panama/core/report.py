@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from panama.core.errors import PanamaError
+from panama.core.files import write_text_atomic
 
 REPORT_DIR = "report"
 
@@ -128,14 +129,21 @@ def plot_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], p
     return _save(fig, path)
 
 
+def _knob_grid(plt: Any, knobs: int, width: float, height: float) -> tuple[Any, Any, int]:
+    """One panel per knob, three to a row."""
+    k = max(1, knobs)
+    cols = min(3, k)
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False,
+                             constrained_layout=True)
+    return fig, axes, cols
+
+
 def plot_knob_histograms(unit: np.ndarray, names: Sequence[str], path: Path, *, bins: int = 10) -> Path:
     """One histogram per knob of the chosen settings (normalised values), as the paper's Fig. 3."""
     plt = _pyplot()
     unit = np.atleast_2d(np.asarray(unit, dtype=float))
-    k = max(1, len(names))
-    cols = min(3, k)
-    rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.4 * rows), squeeze=False, constrained_layout=True)
+    fig, axes, _ = _knob_grid(plt, len(names), 3.3, 2.4)
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.axis("off")
@@ -198,10 +206,7 @@ def plot_error_map(
     plt = _pyplot()
     unit = np.atleast_2d(np.asarray(unit, dtype=float))
     esr = np.maximum(np.asarray(esr, dtype=float), 1e-12)
-    k = max(1, len(names))
-    cols = min(3, k)
-    rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.7 * rows), squeeze=False, constrained_layout=True)
+    fig, axes, cols = _knob_grid(plt, len(names), 3.6, 2.7)
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.axis("off")
@@ -308,25 +313,6 @@ def render_html(title: str, sections: Sequence[Section], *, subtitle: str = "") 
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(body) + "\n</body></html>\n"
     )
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _note(text: str) -> str:
