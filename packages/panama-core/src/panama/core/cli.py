@@ -23,6 +23,9 @@ from panama.core.errors import PanamaError, format_validation_error
 COMMAND_MODULES = [
     "panama.core.commands.plugins",
     "panama.core.commands.run",
+    "panama.core.commands.evaluate",
+    "panama.core.commands.compare",
+    "panama.core.commands.report",
 ]
 
 app = typer.Typer(

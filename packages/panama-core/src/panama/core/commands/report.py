@@ -1,0 +1,29 @@
+"""``panama report``: plots and one self-contained HTML page for a capture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from panama.core.console import out
+
+
+def report(
+    directory: Annotated[Path, typer.Argument(help="Capture directory.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file to write (default: DIR/report.html).")] = None,
+) -> None:
+    """Plots and one self-contained HTML page for a capture.
+
+    Training curves, chosen settings, error across the knob space, and the worst and a typical
+    held-out setting (target vs model); PNGs go to DIR/report/.
+    """
+    from panama.core.report import build_report
+
+    path = build_report(directory, output)
+    out.print(f"report written to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
