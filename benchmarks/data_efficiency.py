@@ -1,0 +1,152 @@
+"""Data efficiency on the built-in sim: does active learning need fewer settings?
+
+Runs ``panama compare`` (random, lhs-corners, ensemble-disagreement; 3 seeds; the sim's 6
+knobs) at CPU scale and writes a section to ``benchmarks/RESULTS.md``: held-out validation MSE
+and ESR versus labelled settings, mean ± std over seeds, and the ratios the PANAMA claim is
+about (ensemble-disagreement / random, ensemble-disagreement / lhs-corners at equal budget).
+The goal: ensemble-disagreement at most half of random's MSE and below lhs-corners.
+
+    python benchmarks/data_efficiency.py                 # the full benchmark (~1 h, 2 cores)
+    python benchmarks/data_efficiency.py --smoke         # minutes: checks that it all runs
+
+Resumable: the comparison lives in ``--outdir`` (default ``benchmarks/runs/data-efficiency``);
+re-running skips finished runs and checkpoints. A smoke run writes its section next to its runs
+(``OUTDIR/RESULTS.md``), never into benchmarks/RESULTS.md, unless ``--results`` says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SAMPLERS = ["random", "lhs-corners", "ensemble-disagreement"]
+MARK_START = "<!-- data-efficiency:start -->"
+MARK_END = "<!-- data-efficiency:end -->"
+
+# Sizes. "full" is chosen so 3 samplers × 3 seeds fit in about an hour on 2 cores (see the
+# section written to RESULTS.md for the measured wall time); "smoke" only shows that it runs.
+SIZES = {
+    "full": {"preset": "quick", "budget": 24, "checkpoints": [8, 16, 24], "seeds": 3, "eval_settings": 48,
+             "initial": 8},
+    "smoke": {"preset": "tiny", "budget": 6, "checkpoints": [4, 6], "seeds": 1, "eval_settings": 6,
+              "initial": 4},
+}
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def section(result, size: str, seconds: float, outdir: Path) -> str:
+    """The Markdown section: configuration, the table, ratios, and the verdict on the goal."""
+    from panama.core.compare import ratios
+
+    spec = result.spec
+    curve = result.curve
+    samplers = list(dict.fromkeys(p.sampler for p in curve))
+    ks = sorted({p.k for p in curve})
+    at = {(p.sampler, p.k): p for p in curve}
+    lines = [
+        MARK_START,
+        f"## Data efficiency: samplers on the built-in sim ({size})",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores, wall time {seconds / 60:.1f} min (of this invocation; a resumed "
+        "run counts only what it did). Command: "
+        f"`python benchmarks/data_efficiency.py{' --smoke' if size == 'smoke' else ''}`.",
+        "",
+        f"Labeler `{spec.labeler}` (6 knobs), run preset `{spec.preset}`, budget {spec.budget}, "
+        f"initial design {spec.initial}, seeds {spec.seeds}; every model is scored on the same "
+        f"{result.heldout['settings']} held-out uniform random settings, on "
+        f"{result.heldout['audio']}. Checkpoints below the budget: "
+        "ensemble-disagreement and random train the final recipe on their first k labels; "
+        "lhs-corners is re-run with budget k (its design depends on the budget).",
+        "",
+        "Held-out validation MSE, mean ± std over seeds (lower is better):",
+        "",
+        "| labelled | " + " | ".join(samplers) + " |",
+        "|---:|" + "---:|" * len(samplers),
+    ]
+    for k in ks:
+        cells = [f"{fmt(at[(s, k)].mse_mean)} ± {fmt(at[(s, k)].mse_std)}" if (s, k) in at else "—" for s in samplers]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines += ["", "Held-out ESR, mean ± std over seeds:", "",
+              "| labelled | " + " | ".join(samplers) + " |", "|---:|" + "---:|" * len(samplers)]
+    for k in ks:
+        cells = [f"{fmt(at[(s, k)].esr_mean)} ± {fmt(at[(s, k)].esr_std)}" if (s, k) in at else "—" for s in samplers]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+
+    ed = "ensemble-disagreement"
+    final = spec.budget
+    verdict = []
+    if all((s, final) in at for s in (ed, "random", "lhs-corners")):
+        to_random = ratios(curve, "random")[ed][final]
+        to_lhs = ratios(curve, "lhs-corners")[ed][final]
+        verdict = [
+            "",
+            f"At {final} settings, ensemble-disagreement / random MSE = **{to_random:.2f}** "
+            f"(goal ≤ 0.5: {'met' if to_random <= 0.5 else 'not met'}); "
+            f"ensemble-disagreement / lhs-corners = **{to_lhs:.2f}** "
+            f"(goal < 1: {'met' if to_lhs < 1 else 'not met'}).",
+        ]
+    lines += verdict
+    if result.warnings:
+        lines += ["", "Warnings: " + "; ".join(result.warnings)]
+    lines += ["", f"Plot and per-run results: `{outdir}/results.png`, `results.json`.", MARK_END, ""]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section in ``path`` (or append it), keeping everything else."""
+    from panama.core.files import write_text_atomic
+
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(MARK_START) + r".*?" + re.escape(MARK_END) + r"\n?", re.S)
+    new = pattern.sub(lambda m: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    write_text_atomic(path, new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: only shows that everything runs")
+    parser.add_argument("--outdir", type=Path, default=None, help="comparison folder (resumable)")
+    parser.add_argument("--results", type=Path, default=None, help="Markdown file to write the section into")
+    parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads")
+    args = parser.parse_args(argv)
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(args.threads))
+    size = "smoke" if args.smoke else "full"
+    cfg = SIZES[size]
+    outdir = args.outdir or HERE / "runs" / f"data-efficiency{'-smoke' if args.smoke else ''}"
+    results = args.results or (outdir / "RESULTS.md" if args.smoke else HERE / "RESULTS.md")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from panama.core.compare import CompareSpec, render_compare, run_compare
+    from panama.core.console import out
+
+    spec = CompareSpec(
+        labeler="sim", samplers=SAMPLERS, budget=cfg["budget"], seeds=list(range(cfg["seeds"])),
+        checkpoints=cfg["checkpoints"], preset=cfg["preset"], initial=cfg["initial"],
+        eval_settings=cfg["eval_settings"],
+    )
+    started = time.perf_counter()
+    result = run_compare(outdir, spec, progress=False, log=lambda m: out.print(f"[cyan]•[/cyan] {m}"))
+    seconds = time.perf_counter() - started
+    render_compare(result.curve, out)
+    write_section(results, section(result, size, seconds, outdir))
+    out.print(f"{seconds / 60:.1f} min; section written to {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
