@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from panama.core.errors import PanamaError
 from panama.core.evaluate import (
     EvalAudio,
+    capture_root,
     draw_heldout_settings,
     score_settings,
     summarise,
@@ -434,7 +435,7 @@ def checkpoint_model(capture: Any, k: int, *, progress: bool) -> Any:
     from panama.core import train
     from panama.core.loop import Loop
 
-    path = capture.path / "checkpoints" / f"k{k:04d}.pt"
+    path = capture_root(capture) / "checkpoints" / f"k{k:04d}.pt"
     if path.exists():
         return train.TrainedModel.load(path)
     model = Loop(capture, progress=progress).fit_final(first_labels(capture.dataset(), k))

@@ -372,15 +372,13 @@ def render_evaluation(evaluation: Evaluation, console: Any, *, rows: int = 10) -
 
 # ------------------------------------------------------------------ glue to the captures
 def capture_segments(capture: Any) -> dict[str, Any] | None:
-    """The reamp signal's segments (``input.json`` next to ``input.wav``), if it has them."""
-    path = Path(capture.input_path).with_suffix(".json")
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data.get("segments", data) if isinstance(data, dict) else None
+    """The reamp signal's segments (from ``input.json``); ``None`` for a user's own input."""
+    segments = capture.segments
+    return dict(segments) if segments else None
+
+
+def capture_root(capture: Any) -> Path:
+    return Path(getattr(capture, "path", None) or capture.root)
 
 
 def capture_audio(capture: Any, *, context: int = DEFAULT_CONTEXT) -> EvalAudio:
@@ -440,15 +438,15 @@ def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], 
     labels = capture.holdout_labels()
     if not labels:
         raise PanamaError(
-            f"{capture.path} has no held-out recordings, and its labeler {capture.config.labeler!r} "
+            f"{capture_root(capture)} has no held-out recordings, and its labeler {capture.config.labeler!r} "
             "cannot render new settings",
-            f"record a few random settings with `panama label {capture.path} --holdout --setting ...`",
+            f"record a few random settings with `panama label {capture_root(capture)} --holdout --setting ...`",
         )
     start = audio.offset + audio.score_from
     stop = audio.offset + audio.x.shape[0]
     settings, targets = [], []
     for label in labels:
-        y, _ = read_wav(Path(capture.path) / label.path, sample_rate=capture.sample_rate)
+        y, _ = read_wav(label.path, sample_rate=capture.sample_rate)
         if y.shape[0] < stop:
             raise PanamaError(f"held-out recording {label.path} is shorter than the input signal")
         settings.append(capture.knob_space.validate_setting(label.setting))
@@ -472,7 +470,7 @@ def evaluate_capture(
     target and predicted audio of the worst and a typical setting under ``DIR/evaluation/``.
     """
     from panama.core.capture import Capture
-    from panama.core.loop import load_final_model
+    from panama.core.loop import last_model_event, load_final_model
 
     log = log or (lambda message: None)
     capture = Capture.open(Path(directory))
@@ -502,14 +500,14 @@ def evaluate_capture(
         source = f"{len(chosen)} held-out recordings (panama label --holdout)"
     log(f"running the model on {len(chosen)} settings")
     scores = score_settings(model.predict, targets, audio, chosen, space)
-    model_event = capture.path / "models" / "model.pt"
+    root = capture_root(capture)
     evaluation = make_evaluation(
-        scores, audio=audio, seed=seed, source=source, model=str(model_event.relative_to(capture.path)),
+        scores, audio=audio, seed=seed, source=source, model=str((last_model_event(capture) or {}).get("path", "")),
         knob_space=space, worst=worst,
     )
-    evaluation.examples = _write_examples(capture.path, model, audio, chosen, targets, evaluation)
+    evaluation.examples = _write_examples(root, model, audio, chosen, targets, evaluation)
     payload = evaluation.model_dump()
-    write_json_atomic(capture.path / EVALUATION_FILE, payload)
+    write_json_atomic(root / EVALUATION_FILE, payload)
     if json_out is not None:
         write_json_atomic(Path(json_out), payload)
     return evaluation

@@ -341,10 +341,10 @@ def read_curves(models_dir: Path) -> dict[str, tuple[list[float], list[float]]]:
 def build_report(directory: Path, output: Path | None = None) -> Path:
     """Gather the capture's facts, draw every plot into ``DIR/report/`` and write the page."""
     from panama.core.capture import Capture
-    from panama.core.evaluate import EVALUATION_FILE, read_evaluation
+    from panama.core.evaluate import EVALUATION_FILE, capture_root, read_evaluation
 
     capture = Capture.open(Path(directory))
-    root = capture.path
+    root = capture_root(capture)
     out_dir = root / REPORT_DIR
     space = capture.knob_space
     names = space.names
