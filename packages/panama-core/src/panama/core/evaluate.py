@@ -15,7 +15,6 @@ its receptive field, a recorded amp was already running), and only the segment i
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
