@@ -44,3 +44,19 @@ def run_panama(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
 @pytest.fixture
 def panama():
     return run_panama
+
+
+@pytest.fixture(scope="session")
+def trained_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A capture of the sim with a tiny trained model (4 random settings), made once.
+
+    Tests that write into a capture copy it first (``eval_helpers.copy_capture``).
+    """
+    from eval_helpers import tiny_capture
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PANAMA_HOME", str(tmp_path_factory.mktemp("panama-home-session")))
+        reset_registry()
+        path = tiny_capture(tmp_path_factory.mktemp("trained") / "amp")
+    reset_registry()
+    return path

@@ -166,3 +166,94 @@ def test_eval_audio_shorter_than_context_is_rejected():
     audio = EvalAudio(np.zeros(100, np.float32), 50, SR, "x")
     with pytest.raises(PanamaError):
         score_settings(lambda x, s: x[:10], [np.zeros(50)], audio, [{"gain": 0.1}], KnobSpace.of("gain"))
+
+
+# ------------------------------------------------------------------ end to end on the sim
+def _sim():
+    from panama.core.components import open_label_source
+
+    return open_label_source("sim")
+
+
+@pytest.mark.slow
+def test_sim_against_itself_is_exactly_zero_and_a_wrong_model_is_large(trained_capture):
+    from panama.core.capture import Capture
+    from panama.core.evaluate import capture_audio, device_predict, device_targets
+
+    capture = Capture.open(trained_capture)
+    audio = capture_audio(capture)
+    assert "validation segment" in audio.description and audio.score_from > 0
+    space = capture.knob_space
+    settings = draw_heldout_settings(space, 4, seed=1, exclude=capture.labelled_settings())
+    targets = device_targets("sim", {}, audio, settings)
+    with _sim() as sim:
+        same = score_settings(device_predict(sim, audio.sample_rate), targets, audio, settings, space)
+        assert [s.mse for s in same] == [0.0] * 4 and [s.esr for s in same] == [0.0] * 4
+
+        def mirrored(x, setting):  # the sim at the opposite corner of every knob
+            return sim.label(x, audio.sample_rate, space.from_unit(1 - space.to_unit(setting)))
+
+        wrong = score_settings(mirrored, targets, audio, settings, space)
+    assert min(s.esr for s in wrong) > 0.05 and summarise(wrong).esr.mean > 0.3
+
+
+@pytest.mark.slow
+def test_evaluate_capture_writes_json_and_examples(trained_capture, tmp_path):
+    from eval_helpers import copy_capture
+    from panama.core.capture import Capture
+    from panama.core.evaluate import EVALUATION_FILE, evaluate_capture
+
+    root = copy_capture(trained_capture, tmp_path / "amp")
+    evaluation = evaluate_capture(root, settings=5, seed=3, json_out=tmp_path / "e.json")
+    data = json.loads((root / EVALUATION_FILE).read_text())
+    assert data == json.loads((tmp_path / "e.json").read_text())
+    assert data["summary"]["settings"] == 5 and len(data["scores"]) == 5
+    assert data["knobs"] == ["gain", "bass", "mid", "treble", "master", "presence"]
+    values = [s[m] for s in data["scores"] for m in ("mse", "esr")]
+    assert all(math.isfinite(v) and v > 0 for v in values)  # a tiny model is not perfect
+    s = data["summary"]
+    assert s["mse"]["min"] <= s["mse"]["median"] <= s["mse"]["p90"] <= s["mse"]["max"]
+    assert s["mse"]["mean"] == pytest.approx(np.mean([x["mse"] for x in data["scores"]]))
+    labelled = Capture.open(root).labelled_settings()
+    assert not any(x["setting"] in labelled for x in data["scores"])
+    for name in ("worst", "typical"):
+        for kind in ("target", "prediction"):
+            assert (root / data["examples"][name][kind]).is_file()
+    # the same seed gives the same settings and numbers
+    again = evaluate_capture(root, settings=5, seed=3)
+    assert [x.mse for x in again.scores] == [x.mse for x in evaluation.scores]
+
+
+@pytest.mark.slow
+def test_evaluate_cli_on_a_guitar_file_and_bad_inputs(trained_capture, tmp_path, panama):
+    import soundfile as sf
+
+    from eval_helpers import copy_capture
+
+    root = copy_capture(trained_capture, tmp_path / "amp")
+    t = np.arange(int(0.5 * 48000)) / 48000
+    di = 0.4 * np.sin(2 * np.pi * 196 * t) * np.exp(-2 * t)
+    sf.write(tmp_path / "di.wav", di, 48000, subtype="FLOAT")
+    done = panama("evaluate", str(root), "--settings", "3", "--audio", str(tmp_path / "di.wav"), "--json",
+                  str(tmp_path / "out.json"), env={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "Held-out evaluation" in done.stdout and "Worst settings" in done.stdout and "di.wav" in done.stdout
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["scored_samples"] == di.size and data["audio"].startswith("di.wav")
+
+    sf.write(tmp_path / "di44.wav", di, 44100)
+    wrong_rate = panama("evaluate", str(root), "--audio", str(tmp_path / "di44.wav"))
+    assert wrong_rate.returncode == 2 and "Traceback" not in wrong_rate.stderr
+    assert "44100" in wrong_rate.stderr or "sample rate" in wrong_rate.stderr.lower()
+    missing = panama("evaluate", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_without_a_model_is_one_clear_line(tmp_path, panama):
+    from panama.core.capture import Capture
+
+    Capture.create(tmp_path / "amp", labeler="sim", preset="tiny")
+    done = panama("evaluate", str(tmp_path / "amp"))
+    assert done.returncode == 2 and "no trained model" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "amp" / "evaluation.json").exists()
