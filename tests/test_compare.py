@@ -113,3 +113,60 @@ def test_too_close_counts_coinciding_settings():
     assert too_close(space, held, [{"a": 0.1, "b": 0.2}, {"a": 0.9, "b": 0.9}]) == 1
     assert too_close(space, held, []) == 0
     assert np.isfinite(too_close(space, held, [{"a": 0.5000001, "b": 0.5}]))
+
+
+# ------------------------------------------------------------------ end to end on the sim
+@pytest.mark.slow
+def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
+    import time
+
+    out = tmp_path / "cmp"
+    args = ("compare", str(out), "--labeler", "sim", "--samplers", "random,lhs-corners", "--budget", "4",
+            "--seeds", "1", "--checkpoints", "2", "--preset", "tiny", "--eval-settings", "3", "--quiet")
+    first = panama(*args, env={"OMP_NUM_THREADS": "1"})
+    assert first.returncode == 0, first.stderr
+    assert "validation MSE" in first.stdout and "lhs-corners" in first.stdout
+
+    data = json.loads((out / "results.json").read_text())
+    assert data["heldout"]["settings"] == 3
+    assert {(r["sampler"], r["k"], r["mode"]) for r in data["results"]} == {
+        ("random", 2, "prefix"), ("random", 4, "final"), ("lhs-corners", 2, "rerun"), ("lhs-corners", 4, "final")}
+    assert all(np.isfinite(r[m]) and r[m] > 0 for r in data["results"] for m in ("mse", "esr"))
+    assert [(p["sampler"], p["k"], p["seeds"]) for p in data["curve"]] == [
+        ("random", 2, 1), ("random", 4, 1), ("lhs-corners", 2, 1), ("lhs-corners", 4, 1)]
+    assert data["ratios_to_random"]["random"] == {"2": 1.0, "4": 1.0}
+    assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+    # prefix: a model trained on the run's first 2 labels; rerun: its own budget-2 capture
+    assert (out / "runs" / "random-seed0" / "checkpoints" / "k0002.pt").is_file()
+    assert (out / "runs" / "lhs-corners-seed0-n2" / "capture.json").is_file()
+    assert not (out / "runs" / "random-seed0-n2").exists()
+
+    # the same held-out settings for every run, distinct from every labelled one
+    from panama.core.capture import Capture
+    from panama.core.compare import Heldout
+
+    heldout = Heldout.load(out / "heldout.npz")
+    for run in ("random-seed0", "lhs-corners-seed0", "lhs-corners-seed0-n2"):
+        capture = Capture.open(out / "runs" / run)
+        assert too_close(capture.knob_space, heldout.settings, capture.labelled_settings()) == 0
+
+    # resuming trains nothing and gives the same numbers
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+    started = time.perf_counter()
+    again = panama(*args)
+    assert again.returncode == 0, again.stderr
+    assert time.perf_counter() - started < 30
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == stamps
+    assert json.loads((out / "results.json").read_text())["results"] == data["results"]
+
+    # another budget in the same folder is refused with one line
+    other = panama(*args[:7], "6", *args[8:])
+    assert other.returncode == 2 and "budget" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_compare_cli_rejects_bad_options(tmp_path, panama):
+    for bad, words in ((("--seeds", "0"), "seed"), (("--checkpoints", "x"), "checkpoints"),
+                       (("--checkpoint-mode", "maybe"), "checkpoint-mode"), (("--samplers", "nope"), "nope")):
+        done = panama("compare", str(tmp_path / "c"), "--budget", "4", "--preset", "tiny", *bad)
+        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "c").exists()

@@ -470,20 +470,28 @@ def run_compare(
     log: Callable[[str], None] | None = None,
 ) -> CompareResult:
     """Run (or resume) every sampler × seed, score every checkpoint, write results and plot."""
+    from panama.core.evaluate import source_is_deterministic
     from panama.core.loop import load_final_model
+    from panama.core.plugins import get_registry
+    from panama.core.presets import get_preset
 
     log = log or (lambda message: None)
     outdir = Path(outdir)
+    # Everything that can be checked is checked before anything is written.
+    get_preset(spec.preset)
+    modes = {s: checkpoint_mode(s, spec.checkpoint_mode, get_registry().get("sampler", s).load()) for s in spec.samplers}
+    if not source_is_deterministic(spec.labeler):
+        raise PanamaError(
+            f"labeler {spec.labeler!r} records a real device: it cannot label the same held-out settings for every run",
+            "compare samplers on a software source (sim, vst:, lv2:, pedalboard)",
+        )
+    checkpoints = plan_checkpoints(spec.budget, spec.checkpoints, spec.initial)
     outdir.mkdir(parents=True, exist_ok=True)
     merged = load_or_write_spec(outdir, spec)
-    checkpoints = plan_checkpoints(spec.budget, spec.checkpoints or merged.checkpoints, spec.initial)
     heldout: Heldout | None = None
     warnings: list[str] = []
     for sampler in spec.samplers:
-        from panama.core.plugins import get_registry
-
-        sampler_class = get_registry().get("sampler", sampler).load()
-        mode = checkpoint_mode(sampler, spec.checkpoint_mode, sampler_class)
+        mode = modes[sampler]
         for seed in spec.seeds:
             main = run_directory(outdir, sampler, seed)
             capture = _run(spec, main, sampler, seed, spec.budget, progress=progress, log=log)
