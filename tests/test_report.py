@@ -127,3 +127,39 @@ def test_page_renders_its_images_in_headless_chromium(tmp_path):
     broken = good.read_text().replace("data:image/png;base64,iVBOR", "data:image/png;base64,AAAA")
     rgb, _ = chromium_render(write_text_atomic(tmp_path / "broken.html", broken), tmp_path)
     assert bar_pixels(rgb) < 50
+
+
+# ------------------------------------------------------------------ end to end on the sim
+@pytest.mark.slow
+def test_report_of_a_real_capture(trained_capture, tmp_path, panama):
+    from eval_helpers import copy_capture
+
+    root = copy_capture(trained_capture, tmp_path / "amp")
+    before = panama("report", str(root), env={"OMP_NUM_THREADS": "1"})
+    assert before.returncode == 0, before.stderr
+    page = (root / "report.html").read_text()
+    assert "panama evaluate" in page  # says how to get the error sections
+    assert len(re.findall(r"src='data:image/png;base64,", page)) >= 3
+
+    assert panama("evaluate", str(root), "--settings", "4", "-q").returncode == 0
+    done = panama("report", str(root), "-o", str(tmp_path / "page.html"))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "page.html").read_text()
+    for title in ("Training and validation curves", "Chosen settings", "Error across the knob space",
+                  "Worst settings", "Worst and typical setting"):
+        assert title in page
+    pngs = sorted(p.name for p in (root / "report").glob("*.png"))
+    assert {"settings-histograms.png", "settings-pairs.png", "error-map.png", "example-worst.png",
+            "example-typical.png"} <= set(pngs)
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == len(pngs)
+    assert "http" not in page and "<script" not in page
+
+    if CHROMIUM:
+        rgb, log = chromium_render(tmp_path / "page.html", tmp_path, height=9000)
+        assert page_problems(log) == []
+        assert bar_pixels(rgb) > 2_000
+
+
+def test_report_of_a_missing_capture_is_one_line(tmp_path, panama):
+    done = panama("report", str(tmp_path / "nothing"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
