@@ -188,3 +188,20 @@ def test_design_indices_are_noted_for_the_round_report() -> None:
     build("sampler", "sobol", {}).propose(ctx, 4)
     assert ctx.notes["design"]["sampler"] == "sobol"
     assert ctx.notes["design"]["indices"] == [0, 1, 2, 3]
+
+
+def test_listing_and_building_samplers_imports_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from panama.core.plugins import get_registry\n"
+        "from panama.core.components import build\n"
+        "names = get_registry().names('sampler')\n"
+        "assert 'scipy.stats' not in sys.modules, 'listing imported scipy'\n"
+        "build('sampler', 'ensemble-disagreement', {})\n"
+        "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
