@@ -49,7 +49,10 @@ class EnsembleDisagreementConfig(ComponentConfig):
         8, ge=1, description="with excerpt_seconds: final scores on this many evenly spaced excerpts"
     )
     chunk_seconds: float | None = Field(
-        10.0, gt=0.0, description="memory bound: long inputs run in chunks (same objective, same gradient)"
+        1.0,
+        gt=0.0,
+        description="memory bound: inputs run in chunks this long (same objective, same gradient); "
+        "activations scale with restarts × members × chunk",
     )
     dedup: DedupMethod = Field("hdbscan", description="hdbscan (paper), radius or none")
     min_cluster_size: int = Field(2, ge=2, description="HDBSCAN min_cluster_size")
