@@ -39,7 +39,7 @@ def _one_thread():
 class BumpEnsemble(torch.nn.Module):
     """Members disagree in proportion to a sum of Gaussian bumps centred on ``centres``."""
 
-    def __init__(self, centres, heights, *, width=0.2, members=4, field=1, loudness=None):
+    def __init__(self, centres, heights, *, width=0.2, members=4, field=1, loudness=None, nan_below=None):
         super().__init__()
         self.register_buffer("centres", torch.tensor(np.array(centres), dtype=torch.float32))
         self.register_buffer("heights", torch.tensor(heights, dtype=torch.float32))
@@ -50,6 +50,7 @@ class BumpEnsemble(torch.nn.Module):
         self.members = members
         self.receptive_field = field
         self.loudness = loudness  # optional: output level grows with this knob index
+        self.nan_below = nan_below  # optional: outputs are NaN where the first knob is below this
         self.calls: list[tuple[int, tuple[int, ...]]] = []
 
     def bump(self, knobs):
@@ -61,6 +62,8 @@ class BumpEnsemble(torch.nn.Module):
         smooth = torch.nn.functional.conv1d(x.reshape(1, 1, -1), self.kernel.reshape(1, 1, -1))[0, 0]
         level = 1.0 if self.loudness is None else 1.0 + 20.0 * knobs[:, self.loudness] ** 2
         scale = (1.0 + self.gains[:, None] * self.bump(knobs)[None, :]) * level  # [M, B]
+        if self.nan_below is not None:
+            scale = torch.where(knobs[None, :, 0] < self.nan_below, torch.nan, scale)
         return scale[:, :, None] * smooth[None, None, :]
 
 
@@ -255,6 +258,19 @@ def test_notes_are_json_ready_for_the_round_report() -> None:
     assert all(len(row) == 11 for row in notes["trace"])
     assert set(notes["optima"][0]) >= {"unit", "setting", "start", "score", "cluster", "status"}
     assert notes["timing"]["search_s"] >= 0
+
+
+def test_diverged_restarts_are_reported_never_proposed() -> None:
+    ensemble = BumpEnsemble([TARGET], [1.0], nan_below=0.3)
+    ctx = context(ensemble, SOME_LABELS)
+    proposals = build("sampler", "ensemble-disagreement", {}).propose(ctx, 10)
+    diverged = [o for o in ctx.notes["optima"] if o["score"] is None]
+    assert diverged and all(o["status"].startswith("diverged") for o in diverged)
+    assert len(proposals) == 1 and np.abs(unit(proposals)[0] - TARGET).max() < 0.05
+    json.dumps(ctx.notes, allow_nan=False)
+    everywhere = context(BumpEnsemble([TARGET], [1.0], nan_below=2.0), SOME_LABELS)
+    with pytest.raises(PanamaError, match="not finite"):
+        build("sampler", "ensemble-disagreement", {"steps": 5}).propose(everywhere, 3)
 
 
 def test_clear_errors_without_training_engine_or_input() -> None:

@@ -78,7 +78,7 @@ class SearchResult:
     points: np.ndarray  # [R, K]
     scores: np.ndarray  # [R]
     start: np.ndarray  # [R, K]
-    trace: list[list[float]]  # [[step, score_0, ..., score_R-1], ...]
+    trace: list[list[float | None]]  # [[step, score_0, ..., score_R-1], ...]; None: diverged
 
 
 class EnsembleDisagreementSampler:
@@ -124,6 +124,15 @@ class EnsembleDisagreementSampler:
         fitted = time.perf_counter()
         seed = int(context.rng.integers(0, 2**31 - 1))
         result = search(ensemble, np.asarray(context.input_signal), context.sample_rate, len(context.knob_space), cfg, seed)
+        finite = np.isfinite(result.scores) & np.isfinite(result.points).all(axis=1)
+        if not finite.any():
+            raise PanamaError(
+                "the ensemble's outputs are not finite (NaN or inf), so there is no disagreement to climb",
+                "check the labelled recordings and the training settings (a lower learning rate)",
+            )
+        # Diverged restarts stay in the report but can never be chosen (dedup skips NaN scores).
+        result.scores = np.where(finite, result.scores, np.nan)
+        result.points = np.where(finite[:, None], result.points, 0.5)
         labelled = context.labelled_unit()
         chosen = dedup.select(
             result.points,
@@ -155,7 +164,7 @@ class EnsembleDisagreementSampler:
                         "unit": [float(v) for v in result.points[i]],
                         "setting": context.knob_space.from_unit(result.points[i]),
                         "start": [float(v) for v in result.start[i]],
-                        "score": float(result.scores[i]),
+                        "score": float(result.scores[i]) if finite[i] else None,
                         "cluster": int(chosen.clusters[i]),
                         "status": chosen.reasons[i],
                     }
@@ -176,8 +185,8 @@ def search(
     import torch
 
     rng = np.random.default_rng(seed)
-    device = _device_of(ensemble)
-    x = torch.as_tensor(np.ascontiguousarray(signal, dtype=np.float32), device=device).reshape(-1)
+    device, dtype = _placement(ensemble)
+    x = torch.as_tensor(np.ascontiguousarray(signal), dtype=dtype, device=device).reshape(-1)
     field = int(getattr(ensemble, "receptive_field", 1))
     usable = x.shape[0] - field + 1
     if usable < 1:
@@ -188,9 +197,9 @@ def search(
     chunk = usable if cfg.chunk_seconds is None else max(1, int(cfg.chunk_seconds * sample_rate))
     excerpt = None if cfg.excerpt_seconds is None else min(usable, max(1, int(cfg.excerpt_seconds * sample_rate)))
     u0 = rng.normal(0.0, cfg.init_std, size=(cfg.restarts, dims))
-    u = torch.tensor(u0, dtype=torch.float32, device=device, requires_grad=True)
+    u = torch.tensor(u0, dtype=dtype, device=device, requires_grad=True)
     optimizer = torch.optim.Adam([u], lr=cfg.lr)
-    trace: list[list[float]] = []
+    trace: list[list[float | None]] = []
     full = [(field - 1, x.shape[0])]
     if excerpt is None:
         scoring = full
@@ -208,10 +217,10 @@ def search(
             scores = _disagreement(ensemble, x, u, field, spans, chunk, cfg.normalize, backward=True)
             optimizer.step()
             if step % cfg.trace_every == 0:
-                trace.append([float(step), *(float(s) for s in scores)])
+                trace.append([float(step), *map(_finite_or_none, scores)])
         with torch.no_grad():
             final = _disagreement(ensemble, x, u, field, scoring, chunk, cfg.normalize, backward=False)
-        trace.append([float(cfg.steps), *(float(s) for s in final)])
+        trace.append([float(cfg.steps), *map(_finite_or_none, final)])
         points = torch.sigmoid(u).detach().cpu().numpy().astype(np.float64)
     return SearchResult(points=points, scores=final.astype(np.float64), start=1 / (1 + np.exp(-u0)), trace=trace)
 
@@ -275,14 +284,20 @@ class _frozen:
             p.requires_grad_(flag)
 
 
-def _device_of(ensemble: Any) -> Any:
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: a diverged restart's score is written as null."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _placement(ensemble: Any) -> tuple[Any, Any]:
+    """The device and float dtype the ensemble computes in (``device`` attribute, else weights)."""
     import torch
 
-    device = getattr(ensemble, "device", None)
-    if device is not None:
-        return torch.device(device)
+    device, dtype = getattr(ensemble, "device", None), torch.float32
     parameters = getattr(ensemble, "parameters", None)
     if callable(parameters):
         for p in parameters():
-            return p.device
-    return torch.device("cpu")
+            device = device if device is not None else p.device
+            dtype = p.dtype if p.is_floating_point() else dtype
+            break
+    return torch.device(device if device is not None else "cpu"), dtype

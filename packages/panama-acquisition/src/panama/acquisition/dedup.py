@@ -82,7 +82,7 @@ def select(
         points, method, scores=scores, min_cluster_size=min_cluster_size, min_samples=min_samples, radius=radius
     )
     reasons = [""] * len(points)
-    by_score = [int(i) for i in np.argsort(-scores, kind="stable")]
+    by_score = [int(i) for i in np.argsort(-scores, kind="stable")]  # NaN scores sort last
     best_of: dict[int, int] = {}
     for i in by_score:
         if labels[i] >= 0 and labels[i] in best_of:
@@ -92,6 +92,9 @@ def select(
     to_labelled = min_distances(points, labelled)
     kept: list[int] = []
     for i in by_score:
+        if not np.isfinite(scores[i]):
+            reasons[i] = "diverged (score not finite)"
+            continue
         if reasons[i]:
             continue
         if to_labelled[i] < min_distance:
