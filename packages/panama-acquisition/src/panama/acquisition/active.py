@@ -56,7 +56,7 @@ class EnsembleDisagreementConfig(ComponentConfig):
     )
     dedup: DedupMethod = Field("hdbscan", description="hdbscan (paper), radius or none")
     min_cluster_size: int = Field(2, ge=2, description="HDBSCAN min_cluster_size")
-    min_samples: int | None = Field(None, ge=1, description="HDBSCAN min_samples (default: min_cluster_size)")
+    min_samples: int | None = Field(3, ge=1, description="HDBSCAN min_samples (3 in the reference code)")
     dedup_radius: float = Field(0.05, gt=0.0, description="radius method: optima this close are one")
     min_distance: float = Field(
         0.02, ge=0.0, description="no proposal this close (normalised) to a labelled setting or a better proposal"
