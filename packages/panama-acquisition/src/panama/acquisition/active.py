@@ -263,11 +263,18 @@ def _disagreement(
     return result.cpu().numpy()
 
 
+def _module_of(ensemble: Any) -> Any:
+    """The torch module behind an ensemble: itself, or its ``net`` (as ``TrainedEnsemble``)."""
+    if callable(getattr(ensemble, "parameters", None)):
+        return ensemble
+    return getattr(ensemble, "net", None)
+
+
 class _frozen:
     """Eval mode and no weight gradients while searching (they are not needed, and cost time)."""
 
     def __init__(self, ensemble: Any) -> None:
-        self.ensemble = ensemble
+        self.ensemble = _module_of(ensemble)
         self.saved: list[tuple[Any, bool]] = []
 
     def __enter__(self) -> None:
@@ -294,7 +301,7 @@ def _placement(ensemble: Any) -> tuple[Any, Any]:
     import torch
 
     device, dtype = getattr(ensemble, "device", None), torch.float32
-    parameters = getattr(ensemble, "parameters", None)
+    parameters = getattr(_module_of(ensemble), "parameters", None)
     if callable(parameters):
         for p in parameters():
             device = device if device is not None else p.device
