@@ -1,4 +1,4 @@
-"""Registers PANAMA's samplers (lazy targets)."""
+"""Registers PANAMA's samplers (lazy targets: listing them imports neither scipy nor torch)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,22 @@ from typing import Any
 
 from panama.core.hookspecs import hookimpl
 
+_SAMPLERS = (
+    ("random", "fixed:RandomSampler", "Uniform random settings (the paper's baseline)"),
+    ("beta", "fixed:BetaSampler", "U-shaped Beta per knob, crowding the ends (the paper's heuristic)"),
+    ("sobol", "fixed:SobolSampler", "Scrambled Sobol' sequence: low discrepancy, every prefix spread out"),
+    ("lhs", "fixed:LHSSampler", "Scrambled Latin hypercube sized to the budget"),
+    ("lhs-corners", "fixed:LHSCornersSampler", "Corners of the knob box first, then a Latin hypercube"),
+    ("grid", "fixed:GridSampler", "Full factorial grid that fits the budget (≤ 5 steps per knob)"),
+    (
+        "ensemble-disagreement",
+        "active:EnsembleDisagreementSampler",
+        "Active learning: where an ensemble trained so far disagrees most (PANAMA)",
+    ),
+)
+
 
 @hookimpl
 def register_samplers(register: Any) -> None:
-    register("random", "panama.acquisition.fixed:RandomSampler", "Uniform random settings (baseline)")
+    for name, target, summary in _SAMPLERS:
+        register(name, f"panama.acquisition.{target}", summary)
