@@ -48,7 +48,8 @@ def test_label_rounds_follow_the_journal():
 
 def test_curve_series_reads_the_usual_shapes():
     assert curve_series({"train_loss": [3, 2, 1]}) == {"train_loss": ([1, 2, 3], [3.0, 2.0, 1.0])}
-    records = [{"step": 10, "train_loss": 1.0}, {"step": 20, "train_loss": 0.5, "val_mse": 0.2}]
+    records = [{"step": 10, "seconds": 1.0, "train_loss": 1.0},
+               {"step": 20, "seconds": 2.0, "train_loss": 0.5, "val_mse": 0.2, "val_mse_members": [0.1, 0.3]}]
     assert curve_series({"history": records}) == {
         "train_loss": ([10.0, 20.0], [1.0, 0.5]), "val_mse": ([20.0], [0.2])}
     assert curve_series({"val": {"step": [1, 2], "value": [0.3, float("nan")]}}) == {"val": ([1.0], [0.3])}

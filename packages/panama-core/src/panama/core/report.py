@@ -94,7 +94,7 @@ def curve_series(data: Any) -> dict[str, tuple[list[float], list[float]]]:
         for i, record in enumerate(data):
             x = float(record[xkey]) if xkey and _number(record.get(xkey)) else float(i + 1)
             for name, value in record.items():
-                if name in ("step", "epoch", "iteration") or not _number(value):
+                if name in ("step", "epoch", "iteration", "seconds", "time") or not _number(value):
                     continue
                 series.setdefault(str(name), ([], []))
                 series[str(name)][0].append(x)
@@ -325,8 +325,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def read_curves(models_dir: Path) -> dict[str, tuple[list[float], list[float]]]:
-    """Every numeric series in the trainer's curve files under ``models/``."""
+def read_curves(models_dir: Path, model_file: Path | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """Every numeric series of the trainer's curves under ``models/``.
+
+    ``panama train`` writes ``models/curves.json``; ``panama run`` keeps the same history
+    inside the checkpoint, which is read (with torch, lazily) when there is no JSON.
+    """
     series: dict[str, tuple[list[float], list[float]]] = {}
     for path in sorted(Path(models_dir).glob("*.json")):
         try:
@@ -335,6 +339,10 @@ def read_curves(models_dir: Path) -> dict[str, tuple[list[float], list[float]]]:
             continue
         for name, values in curve_series(data).items():
             series[name if path.stem in ("curves", "model") else f"{path.stem}:{name}"] = values
+    if not series and model_file is not None and Path(model_file).is_file():
+        from panama.core.train import TrainedModel
+
+        series = curve_series({"history": TrainedModel.load(model_file).history})
     return series
 
 
@@ -364,7 +372,8 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
         overview.append((name, _fmt(value)))
     sections.append(Section("Capture", html=table_html(overview)))
 
-    curves = read_curves(capture.models_dir)
+    model_file = root / model_event["path"] if model_event and model_event.get("path") else None
+    curves = read_curves(capture.models_dir, model_file)
     if curves:
         sections.append(Section("Training and validation curves", [plot_curves(curves, out_dir / "curves.png")]))
     else:
