@@ -406,6 +406,7 @@ def _run(spec: CompareSpec, directory: Path, sampler: str, seed: int, budget: in
         log(f"{directory.name}: finished earlier, skipped")
     else:
         log(f"{directory.name}: running {sampler} to {budget} settings")
+        directory.parent.mkdir(parents=True, exist_ok=True)
         run_capture(
             directory, labeler=spec.labeler, sampler=sampler, budget=budget,
             initial=min(spec.initial, budget) if spec.initial else None, preset=spec.preset, seed=seed,
