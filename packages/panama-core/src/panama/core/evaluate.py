@@ -357,14 +357,14 @@ def render_evaluation(evaluation: Evaluation, console: Any, *, rows: int = 10) -
     worst = Table(title="Worst settings (by ESR)", title_justify="left")
     worst.add_column("#", justify="right")
     for name in evaluation.knobs:
-        worst.add_column(name, justify="right")
+        worst.add_column(name, justify="right", no_wrap=True, min_width=min(len(name), 8))
     for column in ("MSE", "ESR", "grade"):
         worst.add_column(column, justify="right")
     for index in s.worst[:rows]:
         score = by_index[index]
         worst.add_row(
             str(index), *(f"{score.setting[k]:.3g}" for k in evaluation.knobs),
-            _fmt(score.mse), _fmt(score.esr), score.grade,
+            f"{score.mse:.2g}", f"{score.esr:.2g}", score.grade,
         )
     console.print(worst)
 
