@@ -14,6 +14,7 @@ from panama.core.compare import (
     checkpoint_mode,
     load_or_write_spec,
     parse_list,
+    parse_sampler_options,
     parse_seeds,
     plan_checkpoints,
     plot_compare,
@@ -34,6 +35,16 @@ def test_seeds_and_lists():
     assert parse_list("random, lhs-corners", "--samplers") == ["random", "lhs-corners"]
     with pytest.raises(PanamaError):
         parse_list("random,random", "--samplers")
+
+
+def test_sampler_options_per_sampler():
+    assert parse_sampler_options(["ensemble-disagreement:steps=100,excerpt_seconds=0.1", "lhs:optimization=lloyd",
+                                  "ensemble-disagreement:restarts=4"]) == {
+        "ensemble-disagreement": {"steps": "100", "excerpt_seconds": "0.1", "restarts": "4"},
+        "lhs": {"optimization": "lloyd"}}
+    for bad in ("steps=100", ":steps=1", "random:steps"):
+        with pytest.raises(PanamaError):
+            parse_sampler_options([bad])
 
 
 def test_checkpoints_always_end_at_the_budget():
@@ -166,7 +177,9 @@ def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
 
 def test_compare_cli_rejects_bad_options(tmp_path, panama):
     for bad, words in ((("--seeds", "0"), "seed"), (("--checkpoints", "x"), "checkpoints"),
-                       (("--checkpoint-mode", "maybe"), "checkpoint-mode"), (("--samplers", "nope"), "nope")):
+                       (("--checkpoint-mode", "maybe"), "checkpoint-mode"), (("--samplers", "nope"), "nope"),
+                       (("--samplers", "random", "--sampler-option", "lhs:seed=1"), "not compared"),
+                       (("--samplers", "random", "--sampler-option", "random:bogus=1"), "bogus")):
         done = panama("compare", str(tmp_path / "c"), "--budget", "4", "--preset", "tiny", *bad)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "c").exists()

@@ -62,6 +62,8 @@ class CompareSpec(BaseModel):
     labeler: str = "sim"
     labeler_options: dict[str, Any] = Field(default_factory=dict)
     samplers: list[str]
+    # Per sampler, e.g. {"ensemble-disagreement": {"excerpt_seconds": 0.1}}.
+    sampler_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     budget: int = Field(ge=1)
     seeds: list[int]
     checkpoints: list[int] = Field(default_factory=list)
@@ -77,7 +79,7 @@ class CompareSpec(BaseModel):
 # What must not change between resumed invocations of one comparison: it would mix
 # incomparable runs. Samplers, seeds and checkpoints may be added.
 FIXED_FIELDS = (
-    "labeler", "labeler_options", "budget", "preset", "net", "net_options", "initial",
+    "labeler", "labeler_options", "sampler_options", "budget", "preset", "net", "net_options", "initial",
     "eval_settings", "eval_seed",
 )
 
@@ -134,6 +136,20 @@ def parse_seeds(text: str) -> list[int]:
     if len(set(values)) != len(values):
         raise PanamaError(f"--seeds {text!r} repeats a seed")
     return values
+
+
+def parse_sampler_options(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``["ensemble-disagreement:steps=100,excerpt_seconds=0.1"]`` → options per sampler."""
+    from panama.core.knobs import parse_assignments
+
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        name, sep, rest = item.partition(":")
+        if not sep or not name.strip():
+            raise PanamaError(f"--sampler-option {item!r} names no sampler",
+                              "write SAMPLER:key=value,..., e.g. ensemble-disagreement:steps=100")
+        out.setdefault(name.strip(), {}).update(parse_assignments(rest, what="--sampler-option"))
+    return out
 
 
 def parse_list(text: str | None, what: str) -> list[str]:
@@ -411,7 +427,8 @@ def _run(spec: CompareSpec, directory: Path, sampler: str, seed: int, budget: in
             directory, labeler=spec.labeler, sampler=sampler, budget=budget,
             initial=min(spec.initial, budget) if spec.initial else None, preset=spec.preset, seed=seed,
             net=spec.net, net_options=spec.net_options or None,
-            labeler_options=spec.labeler_options or None, progress=progress, log=log,
+            labeler_options=spec.labeler_options or None,
+            sampler_options=spec.sampler_options.get(sampler) or None, progress=progress, log=log,
         )
     return Capture.open(directory)
 
@@ -481,6 +498,14 @@ def run_compare(
     # Everything that can be checked is checked before anything is written.
     get_preset(spec.preset)
     modes = {s: checkpoint_mode(s, spec.checkpoint_mode, get_registry().get("sampler", s).load()) for s in spec.samplers}
+    stray = sorted(set(spec.sampler_options) - set(spec.samplers))
+    if stray:
+        raise PanamaError(f"options given for {', '.join(stray)}, which is not compared",
+                          f"compared samplers: {', '.join(spec.samplers)}")
+    for name, options in spec.sampler_options.items():
+        from panama.core.components import build
+
+        build("sampler", name, options)  # bad options fail now, with the sampler's own message
     if not source_is_deterministic(spec.labeler):
         raise PanamaError(
             f"labeler {spec.labeler!r} records a real device: it cannot label the same held-out settings for every run",

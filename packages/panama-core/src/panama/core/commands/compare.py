@@ -25,6 +25,7 @@ def compare(
     eval_seed: Annotated[int, typer.Option("--eval-seed", help="Seed of the held-out settings.")] = 12345,
     checkpoint_mode: Annotated[str, typer.Option("--checkpoint-mode", help="auto, prefix (train on the first k labels) or rerun (a budget-k run).")] = "auto",
     labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
+    sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="SAMPLER:name=value,..., repeatable, e.g. ensemble-disagreement:excerpt_seconds=0.1.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Compare samplers: held-out error versus labelled settings (the paper's Table 1).
@@ -37,6 +38,7 @@ def compare(
         RESULTS_FILE,
         CompareSpec,
         parse_list,
+        parse_sampler_options,
         parse_seeds,
         render_compare,
         run_compare,
@@ -54,7 +56,8 @@ def compare(
     for item in labeler_option or []:
         options.update(parse_assignments(item, what="--labeler-option"))
     spec = CompareSpec(
-        labeler=labeler, labeler_options=options, samplers=parse_list(samplers, "--samplers"), budget=budget,
+        labeler=labeler, labeler_options=options, samplers=parse_list(samplers, "--samplers"),
+        sampler_options=parse_sampler_options(sampler_option or []), budget=budget,
         seeds=parse_seeds(seeds), checkpoints=points, preset=preset, initial=initial, net=net,
         net_options={"preset": net_preset} if net_preset else {}, eval_settings=eval_settings,
         eval_seed=eval_seed, checkpoint_mode=checkpoint_mode,  # type: ignore[arg-type]
