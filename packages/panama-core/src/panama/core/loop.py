@@ -163,7 +163,8 @@ class Loop:
             labelled=labelled,
             budget_remaining=budget - len(labelled),
             rng=np.random.default_rng(self._seed(round_index)),
-            seed=self._seed(round_index),
+            # The capture's seed, not the round's: fixed designs continue one design across rounds.
+            seed=self.config.seed,
             round=round_index,
             input_signal=self.input_signal,
             sample_rate=self.capture.sample_rate,
