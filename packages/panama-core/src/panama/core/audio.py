@@ -27,6 +27,7 @@ import numpy as np
 
 from panama.core.errors import PanamaError
 from panama.core.faults import crash_point
+from panama.core.fsutil import fsync_dir, temp_name
 
 CLIP_LEVEL = 0.999
 CLIP_COUNT = 3
@@ -104,20 +105,6 @@ def read_wav(
 
 
 # --------------------------------------------------------------------------------- writing
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Make a rename durable: fsync the folder that holds the entry."""
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_name(path: Path) -> Path:
-    """The temp file next to ``path`` (hidden, ends in ``.tmp``; stale ones are safe to delete)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def write_wav_atomic(path: str | os.PathLike[str], y: np.ndarray, sample_rate: int) -> Path:
     """Write mono float32 audio so that ``path`` is either absent or complete, never partial."""
     import soundfile as sf
@@ -199,7 +186,7 @@ def check_input(x: np.ndarray, *, sample_rate: int, what: str = "input") -> list
     check_finite(x, what=what)
     check_not_silent(x, what=what)
     check_clipped(x, what=what)
-    need = int(round(LEADING_SILENCE_S * sample_rate))
+    need = round(LEADING_SILENCE_S * sample_rate)
     have = leading_silence(x)
     if have < need:
         raise PanamaError(

@@ -85,26 +85,12 @@ class ReampSignal:
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (WAV) and its segments next to it (same name, ``.json``), atomically."""
         from panama.core.audio import write_wav_atomic
+        from panama.core.fsutil import write_json_atomic
 
         target = Path(path)
         write_wav_atomic(target, self.audio, self.sample_rate)
         write_json_atomic(target.with_suffix(".json"), self.metadata())
         return target
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    import os
-
-    from panama.core.audio import fsync_dir, temp_name
-
-    tmp = temp_name(path)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def load_segments(path: str | Path) -> dict[str, tuple[int, int]]:
@@ -176,7 +162,7 @@ def pluck(
     """
     from scipy.signal import lfilter
 
-    period = max(2, int(round(sample_rate / freq - 0.5)))
+    period = max(2, round(sample_rate / freq - 0.5))
     total = max(period, int(duration * sample_rate))
     # Excitation: noise, low-passed less for harder picks.
     pole = 0.75 - 0.6 * velocity
@@ -262,7 +248,7 @@ def make_signal(preset: str = "quick", sample_rate: int = SAMPLE_RATE, seed: int
     sr = sample_rate
 
     def samples(seconds: float) -> np.ndarray:
-        return np.zeros(int(round(seconds * sr)))
+        return np.zeros(round(seconds * sr))
 
     blip_block = samples(p["blip_gap"] + 1.0 / sr)
     blip_block[0] = blip_block[-1] = BLIP_LEVEL
@@ -273,7 +259,7 @@ def make_signal(preset: str = "quick", sample_rate: int = SAMPLE_RATE, seed: int
         ("gap", samples(p["after_blips"])),
         ("validation_start", validation),
     ]
-    for name, level in zip(("sweep_low", "sweep_mid", "sweep_high"), SWEEP_LEVELS_DBFS):
+    for name, level in zip(("sweep_low", "sweep_mid", "sweep_high"), SWEEP_LEVELS_DBFS, strict=True):
         pieces.append((name, log_sweep(p["sweep"], sr, level)))
     pieces += [
         ("noise", noise_bursts(p["noise"], sr, rng)),
