@@ -165,7 +165,7 @@ def pluck(
     period = max(2, round(sample_rate / freq - 0.5))
     total = max(period, int(duration * sample_rate))
     # Excitation: noise, low-passed less for harder picks.
-    pole = 0.75 - 0.6 * velocity
+    pole = 0.9 - 0.5 * velocity
     excitation = lfilter([1 - pole], [1, -pole], rng.uniform(-1, 1, period))
     excitation -= excitation.mean()
     gain = 10 ** (-3 * (period / sample_rate) / decay_s)
@@ -233,6 +233,10 @@ def guitar(duration: float, sample_rate: int, rng: np.random.Generator) -> np.nd
         length += len(parts[-2]) + len(parts[-1])
         index += 1
     out = np.concatenate(parts)[:total]
+    # Pickup inductance into the cable's capacitance: a gentle high cut, as on a real DI.
+    from scipy.signal import butter, sosfilt
+
+    out = sosfilt(butter(2, 4_000.0, fs=sample_rate, output="sos"), out)
     out *= _fade(total, sample_rate, 10.0)
     return 0.7 * out / (np.max(np.abs(out)) + 1e-12)
 
