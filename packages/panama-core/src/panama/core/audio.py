@@ -18,7 +18,6 @@ Thresholds (documented because tests and users rely on them):
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from panama.core.errors import PanamaError
 from panama.core.faults import crash_point
-from panama.core.fsutil import fsync_dir, temp_name
+from panama.core.fsutil import atomic_file
 
 CLIP_LEVEL = 0.999
 CLIP_COUNT = 3
@@ -112,25 +111,14 @@ def write_wav_atomic(path: str | os.PathLike[str], y: np.ndarray, sample_rate: i
 
     target = Path(path)
     data = np.asarray(y, dtype=np.float32).reshape(-1)
-    tmp = temp_name(target)
     crash_point("wav:before-write")
-    try:
-        with open(tmp, "wb") as handle:
-            with sf.SoundFile(handle, "w", samplerate=int(sample_rate), channels=1, subtype="FLOAT", format="WAV") as f:
-                half = len(data) // 2
-                f.write(data[:half])
-                f.flush()
-                crash_point("wav:mid-write")
-                f.write(data[half:])
-            handle.flush()
-            os.fsync(handle.fileno())
-        crash_point("wav:before-rename")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(target.parent)
+    with atomic_file(target, before_rename=lambda: crash_point("wav:before-rename")) as handle:
+        with sf.SoundFile(handle, "w", samplerate=int(sample_rate), channels=1, subtype="FLOAT", format="WAV") as f:
+            half = len(data) // 2
+            f.write(data[:half])
+            f.flush()
+            crash_point("wav:mid-write")
+            f.write(data[half:])
     crash_point("wav:after-rename")
     return target
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -31,21 +32,34 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], *, before_rename: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
+    """Yield a binary handle; on success it is fsynced and renamed onto ``path``.
+
+    On any failure the temp file is removed and ``path`` is untouched. ``before_rename`` runs
+    between the fsync and the rename (the crash tests hook in there).
+    """
     target = Path(path)
     tmp = temp_name(target)
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     fsync_dir(target.parent)
-    return target
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_file(path) as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
