@@ -313,3 +313,29 @@ def test_import_with_an_input_of_another_rate_or_content(cap: Path, tmp_path: Pa
     code, _, err = cli(capsys, "import", tmp_path / "c.json", cap)
     assert code == 2 and "output_file" in err
     assert tree_digest(cap) == before
+
+
+class DelayedAmp(SimAmp):
+    """A 'real' device: the sim behind 123 samples of interface latency, with a longer take."""
+
+    deterministic = False
+
+    def label(self, x: np.ndarray, sample_rate: int, setting: dict[str, float]) -> np.ndarray:
+        y = super().label(x, sample_rate, setting)
+        return np.concatenate([np.zeros(123, np.float32), y, np.zeros(480, np.float32)])
+
+
+def test_a_real_devices_latency_is_measured_aligned_and_stored(cap: Path) -> None:
+    capture = Capture.open(cap)
+    label = capture.label(DelayedAmp(), {"gain": 0.6})
+    assert label.measured_latency is not None and abs(label.measured_latency - 123) <= 3
+    assert label.latency == label.measured_latency - 2  # the causal safety margin
+    y, _ = read_wav(label.path, sample_rate=SR)
+    x = capture.read_input()
+    reference = SimAmp().label(x, SR, {"gain": 0.6})
+    shift = 123 - label.latency  # ≥ 0: the stored label is never ahead of the device
+    assert 0 <= shift <= 1
+    assert np.array_equal(y[shift:], reference[: len(x) - shift])
+    assert Capture.open(cap).labels()[0].measured_latency == label.measured_latency
+    # Not deterministic: asking again records the setting again (a real amp's take varies).
+    assert capture.label(DelayedAmp(), {"gain": 0.6}).index == 2

@@ -46,6 +46,7 @@ JOURNAL = "journal.jsonl"
 LOCK_FILE = ".lock"
 LABELS, ROUNDS, MODELS, EXPORTS = "labels", "rounds", "models", "exports"
 FORMAT = 1
+LATENCY_SAFETY = 2
 
 
 def _now() -> str:
@@ -96,6 +97,7 @@ class Label:
     latency: int = 0
     source: str = "labeler"
     warnings: list[str] = field(default_factory=list)
+    measured_latency: int | None = None
 
     @property
     def name(self) -> str:
@@ -437,6 +439,7 @@ class Capture:
                 latency=int(event.get("latency", 0)),
                 source=str(event.get("source", "labeler")),
                 warnings=list(event.get("warnings", [])),
+                measured_latency=event.get("measured_latency"),
             ))
         return [found[i] for i in sorted(found)]
 
@@ -480,15 +483,17 @@ class Capture:
             write_wav_atomic(self.root / record["file"], y, self.sample_rate)
             self.journal("labelled", **record, warnings=warnings)
         return Label(index=index, setting=valid, path=self.root / record["file"], latency=int(latency),
-                     source=source, warnings=warnings)
+                     source=source, warnings=warnings, measured_latency=extra.get("measured_latency"))
 
     def label(self, source: Any, setting: Mapping[str, float], *, relabel: bool = False) -> Label:
         """Run ``source`` on the input at ``setting``, align its output and store it.
 
         A setting already labelled by a deterministic source is not labelled twice (the
         existing label is returned) unless ``relabel``. Latency: the source's own
-        ``latency_samples`` for digital sources; for others it is measured from the blips.
-        The blip measurement is stored with every label as ``measured_latency``.
+        ``latency_samples`` for digital sources; for others it is measured from the blips,
+        less ``LATENCY_SAFETY`` samples (as NAM does: aligning a sample too late would ask a
+        causal model to predict the future, a sample too early costs nothing). The blip
+        measurement is stored with every label as ``measured_latency``.
         """
         from panama.core.audio import align, detect_latency
 
@@ -509,7 +514,7 @@ class Capture:
                         raise
             latency = int(getattr(source, "latency_samples", 0) or 0)
             if not getattr(source, "deterministic", False) and not latency and measured is not None:
-                latency = measured
+                latency = max(0, measured - LATENCY_SAFETY)
             y = align(raw, latency, len(x))
             name = type(source).__name__
             return self.add_label(valid, y, latency=latency, source=self.config.labeler or name,

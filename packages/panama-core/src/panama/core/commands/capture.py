@@ -75,7 +75,8 @@ def label(
         return
     for line in result.warnings:
         warning_line(line)
-    out.print(f"labelled {result.path.relative_to(capture.root)} {text} (latency {result.latency} samples)")
+    measured = "" if result.measured_latency is None else f"; measured from the blips: {result.measured_latency}"
+    out.print(f"labelled {result.path.relative_to(capture.root)} {text} (latency {result.latency} samples{measured})")
 
 
 def import_dataset(
