@@ -339,3 +339,12 @@ def test_a_real_devices_latency_is_measured_aligned_and_stored(cap: Path) -> Non
     assert Capture.open(cap).labels()[0].measured_latency == label.measured_latency
     # Not deterministic: asking again records the setting again (a real amp's take varies).
     assert capture.label(DelayedAmp(), {"gain": 0.6}).index == 2
+
+
+def test_cli_label_while_another_writer_holds_the_lock(cap: Path, capsys) -> None:
+    holder = Capture.open(cap)
+    with holder.lock():
+        before = tree_digest(cap)
+        code, _, err = cli(capsys, "label", cap, "--setting", "gain=0.4")
+        assert code == 2 and "is in use by another PANAMA process" in err and "wait for it to finish" in err
+        assert tree_digest(cap) == before

@@ -150,3 +150,18 @@ def test_pedalboard_chain_follows_its_knobs(x: np.ndarray) -> None:
             low, high = chain.label(x, SR, {knob: 0.1}), chain.label(x, SR, {knob: 0.9})
             difference = np.abs(octave_bands_db(high) - octave_bands_db(low))
             assert difference.max() >= BAND_THRESHOLD_DB, knob
+
+
+def test_listing_plugins_imports_neither_scipy_nor_pedalboard() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\nfrom panama.core.cli import run\nbuf = io.StringIO()\n"
+            "with contextlib.redirect_stdout(buf):\n    run(['plugins', '--json'])\n"
+            "print(buf.getvalue())\nprint([m for m in ('scipy', 'pedalboard', 'torch') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    payload, loaded = result.stdout.rsplit("\n", 2)[0], result.stdout.rsplit("\n", 2)[1]
+    names = {c["name"] for c in json.loads(payload)["components"] if c["kind"] == "labeler"}
+    assert {"sim", "pedalboard"} <= names
+    assert loaded == "[]"
