@@ -32,14 +32,15 @@ class PedalboardChain(BaseLabelSource):
     """Distortion → 3-band EQ → compressor → level, from pedalboard's built-in effects."""
 
     class Config(ComponentConfig):
-        bass_hz: float = Field(120.0, gt=0, description="low-shelf corner")
-        mid_hz: float = Field(700.0, gt=0, description="mid peak centre")
-        treble_hz: float = Field(3_000.0, gt=0, description="high-shelf corner")
-        threshold_db: float = Field(-18.0, le=0, description="compressor threshold")
-        ratio: float = Field(3.0, ge=1, description="compressor ratio")
+        bass_hz: float = Field(default=120.0, gt=0, description="low-shelf corner")
+        mid_hz: float = Field(default=700.0, gt=0, description="mid peak centre")
+        treble_hz: float = Field(default=3_000.0, gt=0, description="high-shelf corner")
+        threshold_db: float = Field(default=-18.0, le=0, description="compressor threshold")
+        ratio: float = Field(default=3.0, ge=1, description="compressor ratio")
 
     deterministic = True
     latency_samples = 0
+    config: Config
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)

@@ -162,11 +162,12 @@ class SimAmp(BaseLabelSource):
     """The built-in six-knob amp (gain, bass, mid, treble, master, presence; all 0–1)."""
 
     class Config(ComponentConfig):
-        input_gain_db: float = Field(0.0, ge=-24.0, le=24.0, description="gain before the first stage")
-        output_db: float = Field(0.0, ge=-24.0, le=6.0, description="level trim after the speaker model")
+        input_gain_db: float = Field(default=0.0, ge=-24.0, le=24.0, description="gain before the first stage")
+        output_db: float = Field(default=0.0, ge=-24.0, le=6.0, description="level trim after the speaker model")
 
     deterministic = True
     latency_samples = 0
+    config: Config
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)

@@ -7,7 +7,7 @@ writes anything, so a bad argument never leaves a half-made capture behind.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +38,7 @@ def init(
 
     if input_wav is None and preset not in PRESETS:
         raise PanamaError(f"unknown signal preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
-    extra = {}
+    extra: dict[str, Any] = {}
     if sampler is not None:
         from panama.core.plugins import get_registry
 
