@@ -348,3 +348,17 @@ def test_cli_label_while_another_writer_holds_the_lock(cap: Path, capsys) -> Non
         code, _, err = cli(capsys, "label", cap, "--setting", "gain=0.4")
         assert code == 2 and "is in use by another PANAMA process" in err and "wait for it to finish" in err
         assert tree_digest(cap) == before
+
+
+def test_an_input_made_by_panama_signal_keeps_its_segments(tmp_path: Path, capsys) -> None:
+    assert cli(capsys, "signal", tmp_path / "reamp.wav", "--preset", "tiny", "--seed", "4")[0] == 0
+    code, _, err = cli(capsys, "init", tmp_path / "c", "--labeler", "sim", "--input", tmp_path / "reamp.wav")
+    assert code == 0, err
+    capture = Capture.open(tmp_path / "c")
+    assert capture.blips == make_signal("tiny", seed=4).blips and capture.config.preset == "tiny"
+    # A sidecar that does not describe the file is ignored.
+    write(tmp_path / "other.wav", make_signal("tiny", seed=4).audio[:-100])
+    (tmp_path / "other.json").write_text((tmp_path / "reamp.json").read_text())
+    assert cli(capsys, "init", tmp_path / "d", "--labeler", "sim", "--input", tmp_path / "other.wav")[0] == 0
+    other = Capture.open(tmp_path / "d")
+    assert other.blips == [] and other.config.preset == "custom"

@@ -170,10 +170,8 @@ class Capture:
         if input_wav is not None:
             x, sample_rate = read_wav(input_wav, channel=channel)
             check_input(x, sample_rate=sample_rate, what=str(input_wav))
-            metadata: dict[str, Any] = {"preset": "custom", "source": str(Path(input_wav).resolve()),
-                                        "sample_rate": sample_rate, "length": len(x),
-                                        "segments": {"all": [0, len(x)]}}
-            preset, input_source = "custom", str(Path(input_wav).resolve())
+            metadata = _input_metadata(Path(input_wav), len(x), sample_rate)
+            preset, input_source = str(metadata["preset"]), str(Path(input_wav).resolve())
         else:
             signal = make_signal(preset, sample_rate=sample_rate, seed=seed)
             x, metadata = signal.audio, signal.metadata()
@@ -542,6 +540,22 @@ class Capture:
         knobs = self.knob_space.to_unit_array(settings) if settings else np.zeros((0, len(self.knob_space)))
         return CaptureData(x=x, y=y, knobs=knobs, settings=settings, sample_rate=self.sample_rate,
                            indices=[label.index for label in labels])
+
+
+def _input_metadata(path: Path, length: int, sample_rate: int) -> dict[str, Any]:
+    """Segments for a user's input: its ``panama signal`` sidecar (same name, .json) when that
+    describes exactly this file, so blips and validation copies keep working; else one segment."""
+    from panama.core.signal import load_segments
+
+    sidecar = path.with_suffix(".json")
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
+        if meta.get("length") == length and meta.get("sample_rate") == sample_rate and load_segments(sidecar):
+            return {**meta, "source": str(path.resolve())}
+    except (ValueError, OSError, AttributeError, PanamaError):
+        pass
+    return {"preset": "custom", "source": str(path.resolve()), "sample_rate": sample_rate, "length": length,
+            "segments": {"all": [0, length]}}
 
 
 def _read_holder(fd: int) -> str:
