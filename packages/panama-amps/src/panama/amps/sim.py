@@ -18,6 +18,9 @@ learn:
 Knobs: ``gain, bass, mid, treble, master, presence``, all in [0, 1] (the PANAMA paper's
 normalised range; 0.5 is the default). Bass and treble drive audio-taper pots.
 
+``oversample=N`` (``--labeler sim:oversample=2``) runs the whole amp at N× the sample rate
+with polyphase resampling around it: less aliasing from the clipping stages, N× slower.
+
 Everything is NumPy/SciPy over whole arrays (``sosfilt``/``lfilter`` and ufuncs). The power
 stage's feedback loop is a recursion; it is solved by ``FEEDBACK_SWEEPS`` fixed-point sweeps
 over the whole signal, starting from the exact small-signal (linear closed-loop) solution; the
@@ -164,6 +167,7 @@ class SimAmp(BaseLabelSource):
     class Config(ComponentConfig):
         input_gain_db: float = Field(default=0.0, ge=-24.0, le=24.0, description="gain before the first stage")
         output_db: float = Field(default=0.0, ge=-24.0, le=6.0, description="level trim after the speaker model")
+        oversample: int = Field(default=1, ge=1, le=8, description="run the amp at N× the rate (less aliasing, N× slower)")
 
     deterministic = True
     latency_samples = 0
@@ -185,6 +189,13 @@ def render(x: np.ndarray, sample_rate: int, knobs: KnobSetting, config: SimAmp.C
     from scipy.signal import lfilter, sosfilt
 
     config = config or SimAmp.Config()
+    if config.oversample > 1:
+        from scipy.signal import resample_poly
+
+        factor = config.oversample
+        inner = config.model_copy(update={"oversample": 1})
+        up = resample_poly(np.asarray(x, dtype=np.float64), factor, 1)
+        return resample_poly(render(up, sample_rate * factor, knobs, inner), 1, factor).astype(np.float32)[: len(x)]
     f = _fixed_filters(sample_rate)
     gain, master, presence = knobs["gain"], knobs["master"], knobs["presence"]
     v = np.asarray(x, dtype=np.float64) * _db(config.input_gain_db)
