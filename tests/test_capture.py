@@ -362,3 +362,26 @@ def test_an_input_made_by_panama_signal_keeps_its_segments(tmp_path: Path, capsy
     assert cli(capsys, "init", tmp_path / "d", "--labeler", "sim", "--input", tmp_path / "other.wav")[0] == 0
     other = Capture.open(tmp_path / "d")
     assert other.blips == [] and other.config.preset == "custom"
+
+
+class BrokenAmp(SimAmp):
+    deterministic = False
+
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+
+    def label(self, x: np.ndarray, sample_rate: int, setting: dict[str, float]) -> np.ndarray:
+        if self.fault == "silent":
+            return np.zeros_like(x)
+        y = super().label(x, sample_rate, setting)
+        y[5000] = np.inf
+        return y
+
+
+@pytest.mark.parametrize(("fault", "message"), [("silent", "is silent"), ("nan", "NaN/inf")])
+def test_a_broken_device_writes_nothing(cap: Path, fault: str, message: str) -> None:
+    before = tree_digest(cap)
+    with pytest.raises(PanamaError, match=message):
+        Capture.open(cap).label(BrokenAmp(fault), {"gain": 0.5})
+    assert tree_digest(cap) == before

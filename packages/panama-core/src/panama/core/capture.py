@@ -493,7 +493,7 @@ class Capture:
         causal model to predict the future, a sample too early costs nothing). The blip
         measurement is stored with every label as ``measured_latency``.
         """
-        from panama.core.audio import align, detect_latency
+        from panama.core.audio import align, check_finite, check_not_silent, detect_latency
 
         valid = self.knob_space.validate_setting(setting)
         with self.lock():
@@ -502,6 +502,9 @@ class Capture:
                 return existing
             x = self.read_input()
             raw = np.asarray(source.label(x, self.sample_rate, dict(valid)), dtype=np.float32).reshape(-1)
+            what = f"output for {self.knob_space.format_setting(valid)}"
+            check_finite(raw, what=what)  # before measuring: NaN or silence would mislead the blips
+            check_not_silent(raw, what=what)
             measured: int | None = None
             blips = self.blips
             if blips and raw.size >= len(x) // 2:
