@@ -81,6 +81,7 @@ class CaptureConfig(BaseModel):
     net_options: dict[str, Any] = Field(default_factory=dict)
     recipe: dict[str, Any] = Field(default_factory=dict)
     preset: str = Field("quick", description="reamp-signal preset, or 'custom' for the user's own input")
+    run_preset: str = Field("quick", description="size of nets and training for `panama run` (tiny, quick, paper)")
     sample_rate: int = Field(48_000, gt=0)
     input_source: str = ""
     created: str = ""
@@ -228,6 +229,21 @@ class Capture:
         if not (root / INPUT_WAV).exists():
             raise PanamaError(f"{root} has no {INPUT_WAV}", "the capture is damaged; restore input.wav")
         return cls(root, config)
+
+    @staticmethod
+    def exists(path: str | os.PathLike[str]) -> bool:
+        return (Path(path) / CAPTURE_FILE).exists()
+
+    def update_config(self, **changes: Any) -> None:
+        """Change stored settings (e.g. a larger budget), validated, rewritten atomically."""
+        try:
+            config = CaptureConfig.model_validate({**self.config.model_dump(mode="json"), **changes})
+        except ValidationError as exc:
+            raise _config_error(exc, "capture settings") from None
+        with self.lock():
+            write_json_atomic(self.root / CAPTURE_FILE, config.model_dump(mode="json"))
+            self.journal("config-changed", changes=changes)
+        self.config = config
 
     # -------------------------------------------------------------------------- paths
     @property
@@ -483,7 +499,8 @@ class Capture:
         return Label(index=index, setting=valid, path=self.root / record["file"], latency=int(latency),
                      source=source, warnings=warnings, measured_latency=extra.get("measured_latency"))
 
-    def label(self, source: Any, setting: Mapping[str, float], *, relabel: bool = False) -> Label:
+    def label(self, source: Any, setting: Mapping[str, float], *, relabel: bool = False,
+              origin: str | None = None) -> Label:
         """Run ``source`` on the input at ``setting``, align its output and store it.
 
         A setting already labelled by a deterministic source is not labelled twice (the
@@ -518,7 +535,7 @@ class Capture:
                 latency = max(0, measured - LATENCY_SAFETY)
             y = align(raw, latency, len(x))
             name = type(source).__name__
-            return self.add_label(valid, y, latency=latency, source=self.config.labeler or name,
+            return self.add_label(valid, y, latency=latency, source=origin or self.config.labeler or name,
                                   measured_latency=measured)
 
     def _max_latency_s(self) -> float:
