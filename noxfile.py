@@ -16,7 +16,7 @@ PACKAGES = [
     "-e", "packages/panama-acquisition[active]",
     "-e", "packages/panama-amps[all]",
 ]
-TEST_TOOLS = ["pytest", "pytest-timeout"]
+TEST_TOOLS = ["pytest", "pytest-timeout", "hatchling"]
 
 
 def install(session: nox.Session, *extra: str) -> None:

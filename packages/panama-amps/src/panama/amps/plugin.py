@@ -9,4 +9,9 @@ from panama.core.hookspecs import hookimpl
 
 @hookimpl
 def register_label_sources(register: Any) -> None:
-    pass
+    register("sim", "panama.amps.sim:SimAmp", "Built-in deterministic 6-knob tube amp simulator (no hardware needed)")
+    register(
+        "pedalboard",
+        "panama.amps.chain:PedalboardChain",
+        "Knob-driven chain of pedalboard's built-in effects (distortion, EQ, compressor)",
+    )

@@ -163,7 +163,8 @@ class Loop:
             labelled=labelled,
             budget_remaining=budget - len(labelled),
             rng=np.random.default_rng(self._seed(round_index)),
-            seed=self._seed(round_index),
+            # The capture's seed, not the round's: fixed designs continue one design across rounds.
+            seed=self.config.seed,
             round=round_index,
             input_signal=self.input_signal,
             sample_rate=self.capture.sample_rate,
@@ -227,7 +228,7 @@ class Loop:
         path = self.capture.models_dir / "model.pt"
         model.save(path)
         metrics = {k: float(v) for k, v in (model.metrics or {}).items() if _is_number(v)}
-        self.capture.journal("model-trained", path=str(path.relative_to(self.capture.path)),
+        self.capture.journal("model-trained", path=str(path.relative_to(self.capture.root)),
                              labelled=len(self.capture.labelled_settings()), metrics=metrics)
         return model
 
@@ -261,12 +262,12 @@ class Loop:
             else:
                 from panama.core import train
 
-                model = train.TrainedModel.load(self.capture.path / model_event["path"])
+                model = train.TrainedModel.load(self.capture.root / model_event["path"])
             exports = self.export(model)
         finally:
             self.close()
         metrics = dict((last_model_event(self.capture) or {}).get("metrics", {}))
-        return RunSummary(self.capture.path, len(self.capture.labelled_settings()),
+        return RunSummary(self.capture.root, len(self.capture.labelled_settings()),
                           finished_rounds(self.capture), metrics, exports)
 
 
@@ -284,10 +285,10 @@ def _jsonable(value: Any) -> Any:
 def load_final_model(capture: Any) -> Any:
     event = last_model_event(capture)
     if event is None:
-        raise PanamaError(f"{capture.path} has no trained model yet", f"run `panama run {capture.path}` or `panama train {capture.path}`")
+        raise PanamaError(f"{capture.root} has no trained model yet", f"run `panama run {capture.root}` or `panama train {capture.root}`")
     from panama.core import train
 
-    return train.TrainedModel.load(capture.path / event["path"])
+    return train.TrainedModel.load(capture.root / event["path"])
 
 
 def run_capture(
@@ -350,7 +351,7 @@ def run_capture(
             labeler=labeler or "sim",
             labeler_options=dict(labeler_options or {}),
             input_wav=input_wav,
-            signal_preset=run_preset.signal,
+            preset=run_preset.signal,
             sampler=sampler or "ensemble-disagreement",
             sampler_options=dict(sampler_options or {}),
             budget=budget or run_preset.budget,
@@ -382,7 +383,7 @@ def capture_status(directory: str | Path) -> dict[str, Any]:
     else:
         upcoming = "done — `panama export` or `panama evaluate`"
     return {
-        "directory": str(capture.path),
+        "directory": str(capture.root),
         "labeler": capture.config.labeler,
         "sampler": capture.config.sampler,
         "labelled": labelled,
@@ -390,5 +391,5 @@ def capture_status(directory: str | Path) -> dict[str, Any]:
         "rounds": finished_rounds(capture),
         "model": model.get("path") if model else None,
         "metrics": (model or {}).get("metrics", {}),
-        "next": upcoming + f" (`panama run {capture.path}`)" if not upcoming.startswith("done") else upcoming,
+        "next": upcoming + f" (`panama run {capture.root}`)" if not upcoming.startswith("done") else upcoming,
     }

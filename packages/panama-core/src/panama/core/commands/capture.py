@@ -1,0 +1,129 @@
+"""Capture commands: ``init``, ``label``, ``import`` and ``export-dataset``.
+
+Each command validates everything it can (paths, labeler, knobs, every audio file) before it
+writes anything, so a bad argument never leaves a half-made capture behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from panama.core.console import out, warning_line
+from panama.core.errors import PanamaError
+
+
+def _options(text: str | None) -> dict[str, str]:
+    from panama.core.knobs import parse_assignments
+
+    return parse_assignments(text, what="labeler option") if text else {}
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="The capture folder to create (must not exist or be empty).")],
+    labeler: Annotated[str, typer.Option("--labeler", help="Label source: sim, pedalboard, vst:amp.vst3, lv2:URI, soundcard …")],
+    input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp input WAV instead of a generated one.")] = None,
+    preset: Annotated[str, typer.Option(help="Generated signal length: tiny, quick (≈20 s) or full (≈3 min).")] = "quick",
+    seed: Annotated[int, typer.Option(help="Seed for the signal, the sampler and training.")] = 0,
+    channel: Annotated[int | None, typer.Option(help="Channel of a multichannel --input to use (0 = left).")] = None,
+    budget: Annotated[int, typer.Option(help="Total number of settings to label.")] = 64,
+    sampler: Annotated[str | None, typer.Option(help="Sampler for `panama run` (default ensemble-disagreement).")] = None,
+    labeler_options: Annotated[str | None, typer.Option("--labeler-options", help="Options for the label source: key=value,...")] = None,
+) -> None:
+    """Create a capture folder: capture.json, input.wav (+ input.json) and the empty stores."""
+    from panama.core.capture import Capture
+    from panama.core.signal import PRESETS
+
+    if input_wav is None and preset not in PRESETS:
+        raise PanamaError(f"unknown signal preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
+    extra: dict[str, Any] = {}
+    if sampler is not None:
+        from panama.core.plugins import get_registry
+
+        get_registry().get("sampler", sampler)  # unknown sampler → clear error, before writing
+        extra["sampler"] = sampler
+    capture = Capture.create(directory, labeler=labeler, input_wav=input_wav, preset=preset, seed=seed,
+                             channel=channel, budget=budget, labeler_options=_options(labeler_options), **extra)
+    x = capture.read_input()
+    out.print(
+        f"created capture {directory}: labeler {labeler}, knobs {', '.join(capture.knob_space.names)}; "
+        f"input {len(x) / capture.sample_rate:.1f} s at {capture.sample_rate} Hz "
+        f"({'your ' + str(input_wav) if input_wav else preset + ' signal'})"
+    )
+
+
+def label(
+    directory: Annotated[Path, typer.Argument(help="The capture folder.")],
+    setting: Annotated[str, typer.Option("--setting", help="Knob values, e.g. gain=0.7,bass=0.2 (others: defaults).")],
+    relabel: Annotated[bool, typer.Option("--relabel", help="Label again even if this setting is already labelled.")] = False,
+) -> None:
+    """Label one knob setting through the capture's label source."""
+    from panama.core.capture import Capture
+    from panama.core.components import open_label_source
+
+    capture = Capture.open(directory)
+    parsed = capture.knob_space.parse_setting(setting)
+    with capture.lock():
+        existing = capture.find_label(parsed)
+        with open_label_source(capture.config.labeler, capture.config.labeler_options) as source:
+            result = capture.label(source, parsed, relabel=relabel)
+    text = capture.knob_space.format_setting(result.setting)
+    if existing is not None and existing.index == result.index:
+        out.print(f"already labelled: {result.path.relative_to(capture.root)} {text} (use --relabel to record it again)")
+        return
+    for line in result.warnings:
+        warning_line(line)
+    measured = "" if result.measured_latency is None else f"; measured from the blips: {result.measured_latency}"
+    out.print(f"labelled {result.path.relative_to(capture.root)} {text} (latency {result.latency} samples{measured})")
+
+
+def import_dataset(
+    dataset: Annotated[Path, typer.Argument(help="knob_dataset.json ({'entries': [...]}).")],
+    directory: Annotated[Path, typer.Argument(help="Capture folder: an existing capture or a new one.")],
+    labeler: Annotated[str, typer.Option("--labeler", help="Labeler recorded in a new capture.")] = "folder",
+    channel: Annotated[int | None, typer.Option(help="Channel of multichannel files to use.")] = None,
+) -> None:
+    """Import a knob dataset (knob_type/knob_level or multi-knob 'knobs' entries) into a capture."""
+    from panama.core.capture import CAPTURE_FILE, Capture
+    from panama.core.knob_dataset import plan_import
+
+    existing = Capture.open(directory) if (directory / CAPTURE_FILE).exists() else None
+    input_path, _, _, space, planned = plan_import(dataset, existing, channel=channel)
+    capture = existing or Capture.create(directory, labeler=labeler, knob_space=space, input_wav=input_path, channel=channel)
+    imported = skipped = 0
+    with capture.lock():
+        done = {e.get("imported_from") for e in capture.events() if e.get("event") == "labelled"}
+        done |= {str(existing_label.path.resolve()) for existing_label in capture.labels()}
+        for item in planned:
+            if str(item.output_file) in done:
+                skipped += 1
+                continue
+            capture.add_label(item.setting, item.y, source="import", imported_from=str(item.output_file))
+            imported += 1
+    note = f", skipped {skipped} already imported" if skipped else ""
+    out.print(f"imported {imported} label(s) into {directory}{note}; knobs {', '.join(space.names)}")
+
+
+def export_dataset(
+    directory: Annotated[Path, typer.Argument(help="The capture folder.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default DIR/exports/knob_dataset.json).")] = None,
+) -> None:
+    """Write the capture's labels as a knob dataset JSON (both the knob_type and 'knobs' forms)."""
+    from panama.core.capture import Capture
+    from panama.core.knob_dataset import export
+
+    capture = Capture.open(directory)
+    target = output or capture.exports_dir / "knob_dataset.json"
+    if not target.parent.exists():
+        raise PanamaError(f"folder {target.parent} does not exist", "create it first or choose another path")
+    export(capture, target)
+    out.print(f"wrote {target} ({len(capture.labels())} entries)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("label")(label)
+    app.command("import")(import_dataset)
+    app.command("export-dataset")(export_dataset)

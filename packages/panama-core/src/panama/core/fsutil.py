@@ -1,0 +1,66 @@
+"""Durable file writes: temp file in the same folder → fsync → rename → fsync the folder.
+
+After a crash a target path is either absent, the old version or the complete new version,
+never a torn file. Stale temp files (``.NAME.PID.tmp``) are safe to delete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new entry durable: fsync the folder that holds it."""
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(path: Path) -> Path:
+    """The temp file next to ``path`` (hidden, ends in ``.tmp``)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str], *, before_rename: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
+    """Yield a binary handle; on success it is fsynced and renamed onto ``path``.
+
+    On any failure the temp file is removed and ``path`` is untouched. ``before_rename`` runs
+    between the fsync and the rename (the crash tests hook in there).
+    """
+    target = Path(path)
+    tmp = temp_name(target)
+    try:
+        with open(tmp, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename()
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_file(path) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
+    return write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
