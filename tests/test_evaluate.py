@@ -257,3 +257,68 @@ def test_evaluate_without_a_model_is_one_clear_line(tmp_path, panama):
     done = panama("evaluate", str(tmp_path / "amp"))
     assert done.returncode == 2 and "no trained model" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "amp" / "evaluation.json").exists()
+
+
+# ------------------------------------------------------------- held-out recordings (real amps)
+@pytest.mark.slow
+def test_holdout_recordings_are_kept_apart_from_training(tmp_path, panama):
+    from panama.core.capture import Capture
+
+    root = tmp_path / "amp"
+    Capture.create(root, labeler="sim", preset="tiny")
+    for setting in ("gain=0.2", "gain=0.9"):
+        assert panama("label", str(root), "--setting", setting).returncode == 0
+    held = panama("label", str(root), "--holdout", "--setting", "gain=0.5,bass=0.1")
+    assert held.returncode == 0, held.stderr
+    assert "held out" in held.stdout
+    capture = Capture.open(root)
+    assert [label.setting["gain"] for label in capture.labels()] == [0.2, 0.9]
+    assert [(label.setting["gain"], label.setting["bass"]) for label in capture.holdout_labels()] == [(0.5, 0.1)]
+    assert capture.dataset().y.shape[0] == 2
+    assert capture.find_label({"gain": 0.5, "bass": 0.1}) is None
+    # a held-out setting may also be labelled for training, and vice versa: they are separate sets
+    assert panama("label", str(root), "--setting", "gain=0.5,bass=0.1").returncode == 0
+    assert panama("label", str(root), "--holdout", "--setting", "gain=0.2").returncode == 0
+    capture = Capture.open(root)
+    assert len(capture.labels()) == 3 and len(capture.holdout_labels()) == 2
+    again = panama("label", str(root), "--holdout", "--setting", "gain=0.2")
+    assert "already labelled" in again.stdout and len(Capture.open(root).holdout_labels()) == 2
+    indices = [label.index for label in capture.labels() + capture.holdout_labels()]
+    assert len(set(indices)) == len(indices)
+
+
+@pytest.mark.slow
+def test_evaluate_a_recorded_amp_on_its_holdout_recordings(tmp_path, panama, panama_home):
+    from eval_helpers import install_noisy_extension, tiny_capture
+    from panama.core.capture import Capture
+    from panama.core.evaluate import capture_audio
+
+    install_noisy_extension(panama_home)
+    root = tiny_capture(tmp_path / "amp", labeler="noisy-sim")
+    none_yet = panama("evaluate", str(root))
+    assert none_yet.returncode == 2 and "--holdout" in none_yet.stderr and "Traceback" not in none_yet.stderr
+
+    for setting in ("gain=0.1,master=0.9", "gain=0.8,treble=0.2", "bass=0.9,presence=0.1"):
+        done = panama("label", str(root), "--holdout", "--setting", setting)
+        assert done.returncode == 0, done.stderr
+    done = panama("evaluate", str(root), "--json", str(tmp_path / "e.json"))
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert data["source"].startswith("3 held-out recordings") and len(data["scores"]) == 3
+    assert data["scores"][0]["setting"]["gain"] == pytest.approx(0.1)
+    capture = Capture.open(root)
+    assert len(capture.labels()) == 4  # the held-out recordings did not join the training set
+
+    # the target is the recording itself (cut to the validation segment), not a new rendering
+    import soundfile as sf
+
+    audio = capture_audio(capture)
+    start = audio.offset + audio.score_from
+    for example in data["examples"].values():
+        recorded, _ = sf.read(capture.holdout_labels()[int(example["index"])].path, dtype="float32")
+        target, _ = sf.read(root / example["target"], dtype="float32")
+        np.testing.assert_array_equal(target, recorded[start:start + audio.scored_length])
+    assert data["scored_samples"] == audio.scored_length
+
+    refused = panama("evaluate", str(root), "--audio", str(root / "input.wav"))
+    assert refused.returncode == 2 and "--audio" in refused.stderr

@@ -47,6 +47,8 @@ LOCK_FILE = ".lock"
 LABELS, ROUNDS, MODELS, EXPORTS = "labels", "rounds", "models", "exports"
 FORMAT = 1
 LATENCY_SAFETY = 2
+# The label source of recordings kept apart for evaluation (``panama label --holdout``).
+HOLDOUT = "holdout"
 
 
 def _now() -> str:
@@ -440,7 +442,19 @@ class Capture:
 
     # -------------------------------------------------------------------------- labels
     def labels(self) -> list[Label]:
-        """Every journalled label, by index (labels in flight or abandoned are not included)."""
+        """Every journalled training label, by index (labels in flight or abandoned are not
+        included, nor held-out recordings: training never sees those)."""
+        return [label for label in self._journalled_labels() if label.source != HOLDOUT]
+
+    def holdout_labels(self) -> list[Label]:
+        """Recordings kept for evaluation only (``panama label --holdout``), by index.
+
+        A real amp cannot be asked for new settings at evaluation time, so ``panama evaluate``
+        scores the model on these instead.
+        """
+        return [label for label in self._journalled_labels() if label.source == HOLDOUT]
+
+    def _journalled_labels(self) -> list[Label]:
         found: dict[int, Label] = {}
         for event in self.events():
             if event.get("event") != "labelled":
@@ -460,10 +474,10 @@ class Capture:
     def labelled_settings(self) -> list[KnobSetting]:
         return [label.setting for label in self.labels()]
 
-    def find_label(self, setting: Mapping[str, float], *, tolerance: float = 1e-9) -> Label | None:
-        """The label with exactly this setting (within float noise), if any."""
+    def find_label(self, setting: Mapping[str, float], *, tolerance: float = 1e-9, holdout: bool = False) -> Label | None:
+        """The (training, or with ``holdout`` held-out) label with exactly this setting, if any."""
         wanted = self.knob_space.validate_setting(setting)
-        for label in self.labels():
+        for label in self.holdout_labels() if holdout else self.labels():
             if all(abs(label.setting.get(k, np.nan) - v) <= tolerance * max(1.0, abs(v)) for k, v in wanted.items()):
                 return label
         return None
@@ -500,7 +514,7 @@ class Capture:
                      source=source, warnings=warnings, measured_latency=extra.get("measured_latency"))
 
     def label(self, source: Any, setting: Mapping[str, float], *, relabel: bool = False,
-              origin: str | None = None) -> Label:
+              origin: str | None = None, holdout: bool = False) -> Label:
         """Run ``source`` on the input at ``setting``, align its output and store it.
 
         A setting already labelled by a deterministic source is not labelled twice (the
@@ -508,13 +522,14 @@ class Capture:
         ``latency_samples`` for digital sources; for others it is measured from the blips,
         less ``LATENCY_SAFETY`` samples (as NAM does: aligning a sample too late would ask a
         causal model to predict the future, a sample too early costs nothing). The blip
-        measurement is stored with every label as ``measured_latency``.
+        measurement is stored with every label as ``measured_latency``. With ``holdout`` the
+        recording is kept for evaluation only (journalled with source ``"holdout"``).
         """
         from panama.core.audio import align, check_finite, check_not_silent, detect_latency
 
         valid = self.knob_space.validate_setting(setting)
         with self.lock():
-            existing = self.find_label(valid)
+            existing = self.find_label(valid, holdout=holdout)
             if existing is not None and not relabel and getattr(source, "deterministic", False):
                 return existing
             x = self.read_input()
@@ -535,8 +550,10 @@ class Capture:
                 latency = max(0, measured - LATENCY_SAFETY)
             y = align(raw, latency, len(x))
             name = type(source).__name__
-            return self.add_label(valid, y, latency=latency, source=origin or self.config.labeler or name,
-                                  measured_latency=measured)
+            kind = origin or self.config.labeler or name
+            if holdout:
+                return self.add_label(valid, y, latency=latency, source=HOLDOUT, origin=kind, measured_latency=measured)
+            return self.add_label(valid, y, latency=latency, source=kind, measured_latency=measured)
 
     def _max_latency_s(self) -> float:
         from panama.core.audio import MAX_LATENCY_S

@@ -49,7 +49,7 @@ class _Recording:
         return self.y
 
 
-def add_recording(directory: Path, recording: Path, setting_text: str) -> Any:
+def add_recording(directory: Path, recording: Path, setting_text: str, *, holdout: bool = False) -> Any:
     from panama.core import audio
     from panama.core.capture import Capture
 
@@ -57,4 +57,4 @@ def add_recording(directory: Path, recording: Path, setting_text: str) -> Any:
     setting = capture.knob_space.parse_setting(setting_text)
     y, _ = audio.read_wav(recording, sample_rate=capture.sample_rate)
     with capture.lock():
-        return capture.label(_Recording(y), setting, relabel=True, origin=f"import:{recording.name}")
+        return capture.label(_Recording(y), setting, relabel=True, origin=f"import:{recording.name}", holdout=holdout)

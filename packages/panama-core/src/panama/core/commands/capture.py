@@ -58,6 +58,7 @@ def label(
     directory: Annotated[Path, typer.Argument(help="The capture folder.")],
     setting: Annotated[str, typer.Option("--setting", help="Knob values, e.g. gain=0.7,bass=0.2 (others: defaults).")],
     relabel: Annotated[bool, typer.Option("--relabel", help="Label again even if this setting is already labelled.")] = False,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Keep this recording for `panama evaluate` only; training never sees it.")] = False,
 ) -> None:
     """Label one knob setting through the capture's label source."""
     from panama.core.capture import Capture
@@ -66,9 +67,9 @@ def label(
     capture = Capture.open(directory)
     parsed = capture.knob_space.parse_setting(setting)
     with capture.lock():
-        existing = capture.find_label(parsed)
+        existing = capture.find_label(parsed, holdout=holdout)
         with open_label_source(capture.config.labeler, capture.config.labeler_options) as source:
-            result = capture.label(source, parsed, relabel=relabel)
+            result = capture.label(source, parsed, relabel=relabel, holdout=holdout)
     text = capture.knob_space.format_setting(result.setting)
     if existing is not None and existing.index == result.index:
         out.print(f"already labelled: {result.path.relative_to(capture.root)} {text} (use --relabel to record it again)")
@@ -76,7 +77,8 @@ def label(
     for line in result.warnings:
         warning_line(line)
     measured = "" if result.measured_latency is None else f"; measured from the blips: {result.measured_latency}"
-    out.print(f"labelled {result.path.relative_to(capture.root)} {text} (latency {result.latency} samples{measured})")
+    kept = " for evaluation only (held out)" if holdout else ""
+    out.print(f"labelled {result.path.relative_to(capture.root)} {text}{kept} (latency {result.latency} samples{measured})")
 
 
 def import_dataset(

@@ -113,11 +113,12 @@ def add(
     directory: Dir,
     recording: Annotated[Path, typer.Argument(help="WAV recorded from the device with the capture's input.wav.")],
     setting: Annotated[str, typer.Option(help="The knob setting it was recorded at, e.g. gain=7,bass=3.")],
+    holdout: Annotated[bool, typer.Option("--holdout", help="Keep it for `panama evaluate` only; training never sees it.")] = False,
 ) -> None:
     """Import a recording made elsewhere (checked, aligned, journalled)."""
     from panama.core.offline import add_recording
 
-    label = add_recording(directory, recording, setting)
+    label = add_recording(directory, recording, setting, holdout=holdout)
     out.print(f"added label {label.index:04d} at {label.path}")
 
 
