@@ -51,7 +51,8 @@ def labeler_options(cls: Any, argument: str, spec: str) -> dict[str, Any]:
     fields = set(config_class(cls).model_fields)
     if "=" in argument:
         pairs = parse_assignments(argument, what=f"labeler {spec!r}")
-        if set(pairs) <= fields:
+        # ``pin.bass=0.2`` addresses an entry of the field ``pin``.
+        if {key.split(".", 1)[0] for key in pairs} <= fields:
             return dict(pairs)
     spec_field = getattr(cls, "spec_field", None)
     if spec_field is None:
