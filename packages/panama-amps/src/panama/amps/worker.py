@@ -120,7 +120,7 @@ class WorkerProcess:
             if remaining <= 0:
                 self.stop()
                 raise PanamaError(
-                    f"{self.what} did not finish {doing} within {timeout:g} s (it hangs); the worker was stopped",
+                    f"{self.what} hung {doing} (no answer within {timeout:g} s); the worker was stopped",
                     "the capture is intact: run the same command to resume (the plugin restarts); "
                     "raise the labeler option timeout=SECONDS if it is just slow",
                 )
