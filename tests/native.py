@@ -26,6 +26,9 @@ VST3_SOURCE = HERE / "vst3"
 STUDIOPRE = "http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre"
 GXAMP = "http://guitarix.sourceforge.net/plugins/gx_amp#GUITARIX"
 STUDIOPRE_KNOBS = ["bright", "volume", "bass", "middle", "treble", "master"]
+# A 1024-sample period: with 256, a busy 2-core machine running jackd without realtime
+# priority loses periods (xruns PortAudio reports as over-/underflows), seen in this project.
+JACK_PERIOD = 1024
 
 
 def cache_root() -> Path:
@@ -149,7 +152,7 @@ def jack_amp() -> Iterator[JackAmp]:
     require_lv2("gx_studiopre.lv2")
     server = f"panama-test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_AUDIO_RESERVATION": "1"}
-    jackd = subprocess.Popen(["jackd", "-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+    jackd = subprocess.Popen(["jackd", "-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", str(JACK_PERIOD)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     jalv = None
     try:
