@@ -142,7 +142,7 @@ def test_knob_space_from_option_or_file(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_end_to_end_through_jack_and_a_real_amp(jack_amp, x, monkeypatch) -> None:  # noqa: F811
+def test_end_to_end_through_jack_and_a_real_amp(x, jack_amp, monkeypatch) -> None:  # noqa: F811
     """PortAudio (JACK host API) → JACK server → jalv hosting Guitarix studiopre → PortAudio.
 
     The "person" turns the amp's knobs through jalv's console; the takes must match the same

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field
 
 from panama.amps.knobspec import format_value, knob_space_from
-from panama.amps.takes import VALIDATION_ESR, check_take, find_repeat
+from panama.amps.takes import VALIDATION_ESR, check_take, find_repeat, raw_problem
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting, KnobSpace
 from panama.core.protocols import BaseLabelSource, ComponentConfig
@@ -145,6 +145,9 @@ class SoundcardLabelSource(BaseLabelSource):
         from panama.amps.takes import TakeReport
         from panama.core import audio
 
+        problem = raw_problem(y, sample_rate, what=what)
+        if problem is not None:
+            return None, TakeReport(hard=problem)
         try:
             latency = audio.detect_latency(x, y, sample_rate)
         except PanamaError as exc:

@@ -73,6 +73,19 @@ def drift_esr(y: np.ndarray, repeat: tuple[tuple[int, int], tuple[int, int]]) ->
     return float(np.mean((second - first) ** 2) / energy)
 
 
+def raw_problem(y: np.ndarray, sample_rate: int, *, what: str) -> str | None:
+    """A hard problem visible before alignment (NaN, clipping, silence), so a dead take says
+    "silent" rather than "no response to the latency blips"."""
+    from panama.core import audio
+    from panama.core.errors import PanamaError
+
+    try:
+        audio.check_output(y, sample_rate=sample_rate, what=what)
+    except PanamaError as exc:
+        return str(exc)
+    return None
+
+
 def check_take(x: np.ndarray, aligned: np.ndarray, sample_rate: int, *, what: str,
                repeat: tuple[tuple[int, int], tuple[int, int]] | None,
                max_drift_esr: float = VALIDATION_ESR) -> TakeReport:
