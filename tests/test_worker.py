@@ -35,12 +35,12 @@ def test_a_segfault_becomes_an_error_for_that_setting_and_the_next_one_works(amp
 
 def test_a_hang_is_stopped_after_the_timeout(amp) -> None:
     amp.label(X, SR, {"gain": 0.5})
-    worker = amp._worker.process
+    worker = amp._worker
     started = time.monotonic()
     with pytest.raises(PanamaError, match=r"hung while labelling gain=0.05 \(no answer within 2 s\)"):
         amp.label(X, SR, {"gain": 0.05})
     assert time.monotonic() - started < 10
-    assert not worker.is_alive()  # killed, not left behind
+    assert not worker.alive  # killed, not left behind
     np.testing.assert_allclose(amp.label(X, SR, {"gain": 0.5}), 0.5 * X, rtol=1e-6)
 
 
@@ -48,6 +48,27 @@ def test_a_crash_while_loading_is_an_error() -> None:
     with CrashingAmp(CrashingConfig(crash_on_load=True)) as source:
         with pytest.raises(PanamaError, match=r"crashed \(SIGSEGV\) while loading"):
             source.knob_space()
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path) -> None:
+    """The worker never re-imports the caller's __main__ (multiprocessing's spawn would)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "label.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from crashing_amp import CrashingAmp\n"
+        "print('script body ran')\n"
+        "with CrashingAmp() as amp:\n"
+        "    print(float(amp.label(np.ones(4, np.float32), 48000, {'gain': 0.5})[0]))\n"
+    )
+    env = {"PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, **env})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["script", "body", "ran", "0.5"]
 
 
 def test_in_process_mode_runs_the_same_host() -> None:

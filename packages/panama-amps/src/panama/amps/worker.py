@@ -2,14 +2,14 @@
 
 A VST3 or LV2 plugin is foreign machine code inside our process: a segfault would take the
 whole run down mid-write, a deadlock would freeze it forever. ``IsolatedLabelSource`` therefore
-hosts the plugin in a ``spawn``-ed child process (a fresh interpreter: no inherited threads or
-torch state) and talks to it over a pipe with a timeout per call. A crash or a hang becomes a
-``PanamaError`` naming the setting; the child is replaced on the next call, so a resumed run
-(or the next setting) just goes on. Nothing is written by the worker: the capture store only
+hosts the plugin in a child process and talks to it over a socket with a timeout per call. A
+crash or a hang becomes a ``PanamaError`` naming the setting; the child is replaced on the next
+call, so a resumed run (or the next setting) just goes on. Nothing is written by the worker: the capture store only
 ever sees finished, checked audio.
 
-A subclass names its in-process host with ``host_target = "module:Class"``; the host is built as
-``Class(config)`` and offers ``knob_space()``, ``label(x, sample_rate, setting)`` and
+The worker is a fresh interpreter (no inherited threads or torch state) with the caller's
+``sys.path``. A subclass names its in-process host with ``host_target = "module:Class"``; the
+host is built as ``Class(config)`` and offers ``knob_space()``, ``label(x, sample_rate, setting)`` and
 ``close()``. ``isolate=false`` runs the host in-process (for debugging).
 """
 
@@ -19,6 +19,10 @@ import importlib
 import multiprocessing
 import os
 import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -77,6 +81,24 @@ def _serve(conn: Any, target: str, config: Any) -> None:
             return
 
 
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent is gone, even if the plugin is stuck in native code."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(3)
+
+
+def child_main(fd: int, parent: int) -> None:
+    """Entry point of a POSIX worker (``python -c``): the parent's sys.path, then the host."""
+    from multiprocessing.connection import Connection
+
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    conn = Connection(fd)
+    sys.path[:] = conn.recv()  # first, so that unpickling the config can import its class
+    target, config = conn.recv()
+    _serve(conn, target, config)
+
+
 def _signal_name(exitcode: int | None) -> str:
     if exitcode is None:
         return "no exit code"
@@ -89,21 +111,47 @@ def _signal_name(exitcode: int | None) -> str:
 
 
 class WorkerProcess:
-    """One spawned child hosting ``target(config)``; every call has a deadline."""
+    """One child process hosting ``target(config)``; every call has a deadline.
+
+    On POSIX the child is a plain ``python -c`` subprocess talking over a socket pair: unlike
+    ``multiprocessing``'s spawn it never re-imports the caller's ``__main__`` (a user script
+    without a ``__main__`` guard would otherwise run again in the worker). Windows uses spawn.
+    """
 
     def __init__(self, target: str, config: Any, what: str) -> None:
         self.what = what
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, target, config), daemon=True,
-                                       name=f"panama-worker {what}")
-        self.process.start()
-        child.close()
+        if os.name == "posix":
+            ours, theirs = socket.socketpair()
+            code = "import sys; from panama.amps.worker import child_main; child_main(int(sys.argv[1]), int(sys.argv[2]))"
+            self.process: Any = subprocess.Popen(
+                [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True,
+            )
+            theirs.close()
+            from multiprocessing.connection import Connection
+
+            self.conn: Any = Connection(ours.detach())
+            self.conn.send(list(sys.path))
+            self.conn.send((target, config))
+        else:
+            context = multiprocessing.get_context("spawn")
+            self.conn, child = context.Pipe()
+            self.process = context.Process(target=_serve, args=(child, target, config), daemon=True)
+            self.process.start()
+            child.close()
         self._wait(STARTUP_TIMEOUT, "while loading")
 
     @property
     def alive(self) -> bool:
+        if isinstance(self.process, subprocess.Popen):
+            return self.process.poll() is None
         return self.process.is_alive()
+
+    @property
+    def exitcode(self) -> int | None:
+        if isinstance(self.process, subprocess.Popen):
+            return self.process.poll()
+        return self.process.exitcode
 
     def call(self, operation: str, args: tuple[Any, ...], timeout: float, doing: str) -> Any:
         try:
@@ -133,27 +181,35 @@ class WorkerProcess:
                 if reply[0] == "ok":
                     return reply[1]
                 raise PanamaError(reply[1], reply[2])
-            if not self.process.is_alive():
+            if not self.alive:
                 self.stop()
                 raise self._crashed(doing)
 
     def _crashed(self, doing: str) -> PanamaError:
         return PanamaError(
-            f"{self.what} crashed ({_signal_name(self.process.exitcode)}) {doing}",
+            f"{self.what} crashed ({_signal_name(self.exitcode)}) {doing}",
             "the capture is intact: run the same command to resume (the plugin restarts); if it "
             "crashes on this setting every time, report it to the plugin's author",
         )
 
     def stop(self, grace: float = 0.0) -> None:
-        if self.process.is_alive() and grace > 0:
-            self.process.join(grace)
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
+        process = self.process
+        if isinstance(process, subprocess.Popen):
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        else:
+            if process.is_alive() and grace > 0:
+                process.join(grace)
+            if process.is_alive():
+                process.kill()
+            process.join(5)
         self.conn.close()
 
     def close(self, grace: float = 5.0) -> None:
-        if self.process.is_alive():
+        if self.alive:
             try:
                 self.conn.send(("close", ()))
             except (BrokenPipeError, OSError):
