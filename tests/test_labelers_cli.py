@@ -63,6 +63,9 @@ def test_inspect_real_amp_sources_from_their_options(panama, tmp_path) -> None:
     assert [k["name"] for k in inspect_json(panama, f"folder:{tmp_path / 'takes'}", "-o",
                                             f"knobs_file={tmp_path / 'amp.toml'}")] == ["drive"]
     assert len(inspect_json(panama, "soundcard")) == 6  # the default six 0–10 dials
+    # Commas work inside a list value too: a part without '=' continues the previous option.
+    knobs = inspect_json(panama, "soundcard:device=2,knobs=gain:0:10,bass:0:10:4")
+    assert [(k["name"], k["default"]) for k in knobs] == [("gain", 5.0), ("bass", 4.0)]
 
 
 @pytest.mark.vst3
