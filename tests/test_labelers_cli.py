@@ -66,6 +66,9 @@ def test_inspect_real_amp_sources_from_their_options(panama, tmp_path) -> None:
     # Commas work inside a list value too: a part without '=' continues the previous option.
     knobs = inspect_json(panama, "soundcard:device=2,knobs=gain:0:10,bass:0:10:4")
     assert [(k["name"], k["default"]) for k in knobs] == [("gain", 5.0), ("bass", 4.0)]
+    # The spec's value first, then options.
+    knobs = inspect_json(panama, f"folder:{tmp_path / 'takes'},knobs=level:-20:0:-6:dB,drive:1:11")
+    assert [k["name"] for k in knobs] == ["level", "drive"]
 
 
 @pytest.mark.vst3

@@ -62,7 +62,8 @@ def _option_pairs(argument: str) -> dict[str, str] | None:
 
 
 def labeler_options(cls: Any, argument: str, spec: str) -> dict[str, Any]:
-    """What the part after the scheme means: ``key=value,...`` or the value of ``spec_field``."""
+    """What the part after the scheme means: ``key=value,...``, the value of ``spec_field``, or
+    that value followed by options (``vst:amp.vst3,map.gain=Drive``)."""
     if not argument:
         return {}
     fields = set(config_class(cls).model_fields)
@@ -71,6 +72,12 @@ def labeler_options(cls: Any, argument: str, spec: str) -> dict[str, Any]:
     if pairs is not None and {key.split(".", 1)[0] for key in pairs} <= fields:
         return dict(pairs)
     spec_field = getattr(cls, "spec_field", None)
+    if spec_field is not None and pairs is None and "," in argument:
+        # ``folder:takes,knobs=gain:0:10`` — the value first, then options.
+        head, _, rest = argument.partition(",")
+        rest_pairs = _option_pairs(rest) if "=" in rest else None
+        if rest_pairs is not None and {key.split(".", 1)[0] for key in rest_pairs} <= fields:
+            return {spec_field: head.strip(), **rest_pairs}
     if spec_field is None:
         if pairs is not None:
             unknown = sorted({key.split(".", 1)[0] for key in pairs} - fields)
