@@ -149,3 +149,23 @@ def test_inspect_lists_ports_and_ranges(panama) -> None:
     assert done.returncode == 0, done.stderr
     for text in ("PreGain", "-20", "Distortion", "100", "Presence"):
         assert text in done.stdout
+
+
+@pytest.mark.slow
+def test_cli_capture_labels_through_studiopre(panama, tmp_path) -> None:
+    """`panama init --labeler lv2:…` then `panama label`: a real Guitarix amp behind the CLI."""
+    require_lv2("gx_studiopre.lv2")
+    cap = tmp_path / "cap"
+    done = panama("init", str(cap), "--labeler", f"lv2:{STUDIOPRE}", "--preset", "tiny")
+    assert done.returncode == 0, done.stderr
+    assert [k["name"] for k in json.loads((cap / "capture.json").read_text())["knob_space"]["knobs"]] == STUDIOPRE_KNOBS
+    for setting in ("volume=0.3,master=0.3", "bright=1,volume=0.6,treble=0.9,master=0.2"):
+        done = panama("label", str(cap), "--setting", setting)
+        assert done.returncode == 0, done.stderr
+    from panama.core.capture import Capture
+
+    capture = Capture.open(cap)
+    data = capture.dataset()
+    assert data.y.shape[0] == 2 and not np.allclose(data.y[0], data.y[1])
+    with open_label_source(f"lv2:{STUDIOPRE}", {"isolate": False}) as source:
+        np.testing.assert_allclose(data.y[0], source.label(data.x, SR, data.settings[0]), atol=1e-4)

@@ -92,3 +92,29 @@ def test_capture_stays_intact_and_resumes(tmp_path) -> None:
         assert [label.setting["gain"] for label in reopened.labels()] == [0.5]
         reopened.label(source, {"gain": 0.3})  # the run goes on with a fresh worker
     assert sorted(label.setting["gain"] for label in capture_module.Capture.open(tmp_path / "cap").labels()) == [0.3, 0.5]
+
+
+def test_cli_a_crashing_plugin_costs_one_setting(panama, panama_home, tmp_path) -> None:
+    """Through the real CLI: the crash is one red line, the capture keeps its labels, and
+    labelling goes on afterwards."""
+    from pathlib import Path
+
+    (panama_home / "extensions").mkdir()
+    (panama_home / "extensions" / "crashy.py").write_text(
+        "from panama.core.hookspecs import hookimpl\n"
+        "@hookimpl\n"
+        "def register_label_sources(register):\n"
+        "    register('crashy', 'crashing_amp:CrashingAmp', 'segfaults above gain 0.9')\n"
+    )
+    env = {"PYTHONPATH": str(Path(__file__).parent)}
+    cap = tmp_path / "cap"
+    assert panama("init", str(cap), "--labeler", "crashy", "--preset", "tiny", env=env).returncode == 0
+    assert panama("label", str(cap), "--setting", "gain=0.5", env=env).returncode == 0
+    done = panama("label", str(cap), "--setting", "gain=0.95", env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error:") and "crashed (SIGSEGV) while labelling gain=0.95" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert panama("label", str(cap), "--setting", "gain=0.3", env=env).returncode == 0
+    from panama.core.capture import Capture
+
+    assert sorted(label.setting["gain"] for label in Capture.open(cap).labels()) == [0.3, 0.5]
