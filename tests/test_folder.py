@@ -130,3 +130,31 @@ def test_capture_imports_from_the_folder(tmp_path, x) -> None:
         record(tmp_path / "takes" / entry[1], capture.read_input(), setting)
         label = capture.label(source, setting)
     assert label.setting == capture.knob_space.validate_setting(setting)
+
+
+@pytest.mark.slow
+def test_panama_run_lists_a_whole_round_then_imports_it(panama, tmp_path, x) -> None:
+    """`panama run --labeler folder:…` stops with the round's list; after the files are dropped
+    in, the same command imports them all."""
+    from panama.core.audio import read_wav
+    from panama.core.capture import Capture
+
+    takes, cap = tmp_path / "takes", tmp_path / "cap"
+    command = ("run", str(cap), "--labeler", f"folder:{takes},knobs=gain:0:10,bass:0:10",
+               "--preset", "tiny", "--budget", "8", "--initial", "4", "--quiet")
+    done = panama(*command)
+    assert done.returncode == 2 and "setting 1 (" in done.stderr and "is not recorded yet" in done.stderr
+    with open(takes / "settings.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["number"] for r in rows] == ["1", "2", "3", "4"]  # the whole first round at once
+    played, _ = read_wav(takes / "input.wav", sample_rate=SR)
+    for row in rows:
+        setting = {"gain": float(row["gain"]), "bass": float(row["bass"])}
+        record(takes / row["file"], played, setting, delay=200 + 10 * int(row["number"]))
+    panama(*command)  # imports the round (and, with training installed, lists the next one)
+    labels = Capture.open(cap).labels()
+    assert len(labels) >= 4
+    by_gain = {round(label.setting["gain"], 6): label for label in labels}
+    for row in rows:
+        y, _ = read_wav(by_gain[round(float(row["gain"]), 6)].path, sample_rate=SR)
+        np.testing.assert_allclose(y, amp(played, {"gain": float(row["gain"])}), atol=1e-4)
