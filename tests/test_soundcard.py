@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -162,14 +163,13 @@ def test_end_to_end_through_jack_and_a_real_amp(x, jack_amp, monkeypatch) -> Non
             {"bright": 0, "volume": 0.8, "bass": 0.3, "middle": 0.6, "treble": 0.7, "master": 0.3},
             {"bright": 1, "volume": 0.3, "bass": 0.9, "middle": 0.2, "treble": 0.4, "master": 0.7},
         ]
-        pending = list(settings)
+        current: dict[str, float] = {}
 
         def person(prompt: str) -> str:
+            # The "person" turns the real amp's knobs; a retake (e.g. after an xrun on a busy
+            # machine) gets the same setting again.
             if prompt.startswith("Set the knobs"):
-                assert pending, source.console.file.getvalue()  # no retake expected
-                jack_amp.set_controls(pending.pop(0))
-                import time
-
+                jack_amp.set_controls(current)
                 time.sleep(0.3)  # let jalv apply the values
             return ""
 
@@ -178,6 +178,8 @@ def test_end_to_end_through_jack_and_a_real_amp(x, jack_amp, monkeypatch) -> Non
             source.ask = person
             source.console = Console(file=io.StringIO(), width=100)
             for setting in settings:
+                current.clear()
+                current.update(setting)
                 takes.append(audio.align(source.label(x, SR, setting), source.latency_samples, len(x)))
             latency = source.latency_samples
         with open_label_source(f"lv2:{STUDIOPRE}", {"isolate": False}) as offline:
