@@ -436,7 +436,7 @@ class Instance:
                 "use another plugin, or report which feature it needs",
             )
         self._feature_array = (ctypes.POINTER(LV2Feature) * (len(self._features) + 1))(
-            *[ctypes.pointer(f) for f in self._features], None
+            *[ctypes.pointer(f) for f in self._features], ctypes.POINTER(LV2Feature)()
         )
         lib = world.lib
         self.lib = lib
@@ -486,9 +486,9 @@ class Instance:
                 self._connect_port(port.index, buf.ctypes.data)
                 self._keep.append(buf)
             elif port.kind == "atom":
-                buf = (ctypes.c_uint32 * (ATOM_BUFFER_BYTES // 4))()
-                (self._atom_inputs if port.is_input else self._atom_outputs).append(buf)
-                self._connect_port(port.index, ctypes.addressof(buf))
+                atoms = (ctypes.c_uint32 * (ATOM_BUFFER_BYTES // 4))()
+                (self._atom_inputs if port.is_input else self._atom_outputs).append(atoms)
+                self._connect_port(port.index, ctypes.addressof(atoms))
             elif port.optional:
                 self._connect_port(port.index, None)
             else:

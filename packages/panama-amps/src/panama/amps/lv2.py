@@ -171,6 +171,7 @@ class Lv2LabelSource(IsolatedLabelSource):
     """``lv2:URI``: an LV2 plugin hosted through liblilv, in a worker process."""
 
     Config: ClassVar[type[Lv2Config]] = Lv2Config
+    config: Lv2Config
     spec_field: ClassVar[str | None] = "uri"
     host_target: ClassVar[str] = "panama.amps.lv2:Lv2Host"
 

@@ -69,6 +69,7 @@ class SoundcardLabelSource(BaseLabelSource):
         self.ask: Callable[[str], str] = input
         self.playrec: Callable[[np.ndarray, int], np.ndarray] = self._playrec
         self.takes = 0
+        self._dropouts: str | None = None
         self._repeat_for: tuple[int, int] | None = None
         self._repeat: Any = None
         from panama.core.console import err
@@ -125,7 +126,7 @@ class SoundcardLabelSource(BaseLabelSource):
         """One take: preroll silence, the input, a tail; returns the recording from the input's start."""
         pre, tail = int(self.config.preroll * sample_rate), int(self.config.tail * sample_rate)
         play = np.concatenate([np.zeros(pre, np.float32), np.asarray(x, np.float32), np.zeros(tail, np.float32)])
-        self._dropouts: str | None = None
+        self._dropouts = None
         y = np.asarray(self.playrec(play, sample_rate), dtype=np.float32).reshape(-1)
         if len(y) != len(play):
             raise PanamaError(f"the interface returned {len(y)} samples for {len(play)} played",

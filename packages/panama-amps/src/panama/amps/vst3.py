@@ -239,6 +239,7 @@ class Vst3LabelSource(IsolatedLabelSource):
     """``vst:PATH``: a VST3 plugin hosted through pedalboard, in a worker process."""
 
     Config: ClassVar[type[Vst3Config]] = Vst3Config
+    config: Vst3Config
     spec_field: ClassVar[str | None] = "path"
     host_target: ClassVar[str] = "panama.amps.vst3:Vst3Host"
 
