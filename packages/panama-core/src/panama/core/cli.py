@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "panama.core.commands.signal",
     "panama.core.commands.capture",
     "panama.core.commands.run",
+    "panama.core.commands.labelers",
 ]
 
 app = typer.Typer(

@@ -203,6 +203,11 @@ class Loop:
         return RoundPlan(round_index, settings, name)
 
     def label(self, plan: RoundPlan) -> None:
+        # Offline sources (folder:) list the whole round for the user before the first import.
+        prepare = getattr(self.source, "prepare", None)
+        if callable(prepare):
+            prepare([s for s in plan.settings
+                     if not _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), s)])
         for setting in plan.settings:
             if _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), setting):
                 continue
