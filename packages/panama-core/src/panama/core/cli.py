@@ -22,6 +22,8 @@ from panama.core.errors import PanamaError, format_validation_error
 # Each module exposes ``register(app)``; keep this list the one place commands are wired in.
 COMMAND_MODULES = [
     "panama.core.commands.plugins",
+    "panama.core.commands.train",
+    "panama.core.commands.export",
 ]
 
 app = typer.Typer(

@@ -7,18 +7,32 @@ segment starts with ``warmup`` samples that only settle the state.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from panama.core.protocols import ComponentConfig
 
+# NAM's LSTM sizes per preset: (hidden_size, num_layers)
+PRESETS = {"nano": (12, 1), "feather": (16, 1), "lite": (8, 2), "standard": (24, 1)}
+
 
 class LSTMConfig(ComponentConfig):
+    """``preset`` (NAM's LSTM sizes) wins over ``hidden_size`` / ``num_layers`` when given."""
+
+    preset: Literal["nano", "feather", "lite", "standard"] | None = None
     hidden_size: int = Field(default=16, ge=1)
     num_layers: int = Field(default=1, ge=1)
     num_knobs: int = Field(default=0, ge=0)
     warmup: int = Field(default=1024, ge=0, description="samples of state warm-up per segment")
+
+    @model_validator(mode="after")
+    def _apply_preset(self) -> LSTMConfig:
+        if self.preset is not None:
+            self.hidden_size, self.num_layers = PRESETS[self.preset]
+        return self
 
 
 class LSTM(nn.Module):

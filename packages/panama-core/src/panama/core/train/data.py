@@ -17,7 +17,11 @@ from panama.core.knobs import KnobSetting
 
 @dataclass
 class TrainingData:
-    """``x[T]`` input, ``y[N, T]`` outputs, ``knobs[N, K]`` normalised settings in [0, 1]."""
+    """``x[T]`` input, ``y[N, T]`` outputs, ``knobs[N, K]`` normalised settings in [0, 1].
+
+    ``x`` may also be ``[N, T]``: one input per output (NAM-style configs with several input
+    files); all must be equally long.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -26,22 +30,32 @@ class TrainingData:
     settings: list[KnobSetting] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.x = np.ascontiguousarray(np.asarray(self.x, dtype=np.float32).reshape(-1))
+        x = np.asarray(self.x, dtype=np.float32)
+        self.x = np.ascontiguousarray(x if x.ndim == 2 else x.reshape(-1))
         self.y = np.ascontiguousarray(np.atleast_2d(np.asarray(self.y, dtype=np.float32)))
         knobs = np.asarray(self.knobs, dtype=np.float32)
         n = self.y.shape[0]
         self.knobs = np.ascontiguousarray(knobs.reshape(n, -1) if knobs.size else np.zeros((n, 0), np.float32))
         if self.y.shape[0] == 0:
             raise PanamaError("no labelled settings to train on", "label at least one setting first")
-        if self.y.shape[1] != self.x.shape[0]:
+        if self.x.ndim == 2 and self.x.shape[0] != self.y.shape[0]:
+            raise PanamaError(f"{self.x.shape[0]} inputs for {self.y.shape[0]} outputs", "give one input per output, or one for all")
+        if self.y.shape[1] != self.x.shape[-1]:
             raise PanamaError(
-                f"outputs have {self.y.shape[1]} samples but the input has {self.x.shape[0]}",
+                f"outputs have {self.y.shape[1]} samples but the input has {self.x.shape[-1]}",
                 "every output must be aligned to the input and of the same length",
             )
         if self.knobs.shape[0] != self.y.shape[0]:
             raise PanamaError(f"{self.knobs.shape[0]} knob vectors for {self.y.shape[0]} outputs", "give one per output")
         if not (np.isfinite(self.x).all() and np.isfinite(self.y).all() and np.isfinite(self.knobs).all()):
             raise PanamaError("training data contains NaN or infinite values", "check the recordings")
+
+    @property
+    def length(self) -> int:
+        return int(self.x.shape[-1])
+
+    def input_for(self, index: int) -> np.ndarray:
+        return self.x[index] if self.x.ndim == 2 else self.x
 
     @property
     def num_settings(self) -> int:
@@ -62,7 +76,8 @@ class TrainingData:
     def subset(self, index: np.ndarray | list[int]) -> TrainingData:
         index = list(map(int, index))
         settings = [self.settings[i] for i in index] if self.settings else []
-        return TrainingData(self.x, self.y[index], self.knobs[index], self.sample_rate, settings)
+        x = self.x[index] if self.x.ndim == 2 else self.x
+        return TrainingData(x, self.y[index], self.knobs[index], self.sample_rate, settings)
 
     def split(self, fraction: float, seed: int) -> tuple[TrainingData, TrainingData | None]:
         """Hold out ``fraction`` of the settings (at least one, and only with 3+ settings)."""

@@ -52,10 +52,10 @@ class SegmentStream(torch.utils.data.IterableDataset):
     def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int):
         self.x, self.y, self.knobs = data.x, data.y, data.knobs
         self.rf = receptive_field
-        self.length = min(recipe.segment_length, data.x.shape[0] - receptive_field + 1)
+        self.length = min(recipe.segment_length, data.length - receptive_field + 1)
         if self.length < 1:
             raise PanamaError(
-                f"the audio ({data.x.shape[0]} samples) is shorter than the net's receptive field ({receptive_field})",
+                f"the audio ({data.length} samples) is shorter than the net's receptive field ({receptive_field})",
                 "use longer recordings or a smaller net",
             )
         self.batch_size, self.steps_per_epoch = recipe.batch_size, steps_per_epoch
@@ -75,11 +75,11 @@ class SegmentStream(torch.utils.data.IterableDataset):
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         span = self.length + self.rf - 1
-        last_start = self.x.shape[0] - span
+        last_start = self.x.shape[-1] - span
         settings = np.stack([self._settings(m) for m in range(len(self.rngs))], axis=1)  # [B, M]
         starts = np.stack([rng.integers(0, last_start + 1, self.batch_size) for rng in self.rngs], axis=1)
         idx = starts[..., None] + np.arange(span)
-        x = self.x[idx]
+        x = self.x[settings[..., None], idx] if self.x.ndim == 2 else self.x[idx]
         y = self.y[settings[..., None], idx[..., self.rf - 1 :]]
         return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y)
 
@@ -138,8 +138,10 @@ class Validator(pl.Callback):
 
     def __init__(self, val: TrainingData, members: int, every: int, max_samples: int | None,
                  on_best: Callable[[Any, dict[str, Any]], None] | None = None):
-        t = val.x.shape[0] if max_samples is None else min(val.x.shape[0], max_samples)
-        self.x, self.y, self.knobs = torch.from_numpy(val.x[:t]), torch.from_numpy(val.y[:, :t]), torch.from_numpy(val.knobs)
+        t = val.length if max_samples is None else min(val.length, max_samples)
+        x = val.x[..., :t]
+        self.x = torch.from_numpy(np.ascontiguousarray(x if x.ndim == 2 else np.broadcast_to(x, (val.num_settings, t))))
+        self.y, self.knobs = torch.from_numpy(val.y[:, :t]), torch.from_numpy(val.knobs)
         self.members, self.every, self.on_best = members, every, on_best
         self.best = [math.inf] * members
         self.best_step = [0] * members
@@ -154,9 +156,9 @@ class Validator(pl.Callback):
         rf, m = module.net.receptive_field, self.members
         se, esr = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
         count = 0
-        x = self.x.to(module.device)
-        for y, k in zip(self.y, self.knobs, strict=False):
-            pred = module(x.view(1, 1, -1).expand(1, m, -1), k.to(module.device).view(1, 1, -1).expand(1, m, -1))[0]
+        for x, y, k in zip(self.x, self.y, self.knobs, strict=True):
+            x = x.to(module.device)
+            pred = module(x.reshape(1, 1, -1).expand(1, m, -1), k.to(module.device).view(1, 1, -1).expand(1, m, -1))[0]
             target = y[rf - 1 :].to(module.device)
             err = (pred - target).double().pow(2).sum(dim=1).cpu()
             se += err
@@ -267,7 +269,7 @@ def train(
     if recipe.steps is None and recipe.epochs is None:
         raise PanamaError("recipe: give steps or epochs", "e.g. steps=2000")
     rf = int(net.receptive_field)
-    usable = max(1, data.x.shape[0] - rf + 1)
+    usable = max(1, data.length - rf + 1)
     steps_per_epoch = recipe.steps_per_epoch or max(
         1, math.ceil(data.num_settings * usable / (recipe.segment_length * recipe.batch_size))
     )
