@@ -26,7 +26,7 @@ from panama.core.train.stack import LoopStack
 
 for _name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", message=r".*(num_workers|does not have many workers|LeafSpec|_pytree).*")
+warnings.filterwarnings("ignore", message=r".*(num_workers|does not have many workers|LeafSpec|_pytree|IterableDataset).*")
 
 
 def member_seeds(seed: int, members: int) -> list[int]:
@@ -140,7 +140,7 @@ class Validator(pl.Callback):
                  on_best: Callable[[Any, dict[str, Any]], None] | None = None):
         t = val.length if max_samples is None else min(val.length, max_samples)
         x = val.x[..., :t]
-        self.x = torch.from_numpy(np.ascontiguousarray(x if x.ndim == 2 else np.broadcast_to(x, (val.num_settings, t))))
+        self.x = torch.from_numpy(np.array(x if x.ndim == 2 else np.tile(x, (val.num_settings, 1))))
         self.y, self.knobs = torch.from_numpy(val.y[:, :t]), torch.from_numpy(val.knobs)
         self.members, self.every, self.on_best = members, every, on_best
         self.best = [math.inf] * members
@@ -283,6 +283,8 @@ def train(
     started = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     net.cpu().eval()
+    for p in net.parameters():
+        p.grad = None
     best = validator.history and min(validator.history, key=lambda e: e["val_mse"])
     first = validator.history[0] if validator.history else {}
     metrics: dict[str, Any] = {
