@@ -138,11 +138,34 @@ def _read_json(path: Path, what: str) -> Any:
         raise PanamaError(f"{what}: not valid JSON (line {exc.lineno}: {exc.msg})", "fix the file") from None
 
 
+def _error_lines(exc: ValidationError, raw: Any, prefix: str) -> list[str]:
+    """``prefix.path.to.field: message`` lines; a union's branch tags (``DataEntry``,
+    ``list[DataEntry]``) are dropped, and so are errors of the branch the input did not take."""
+    lines = []
+    for error in exc.errors():
+        parts: list[str] = [prefix]
+        node, wrong_branch = raw, False
+        for part in error["loc"]:
+            if isinstance(part, str) and (part[:1].isupper() or "[" in part):
+                if part.startswith("list[") != isinstance(node, list):
+                    wrong_branch = True
+                    break
+                continue
+            parts.append(str(part))
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                node = None
+        if not wrong_branch:
+            lines.append(f"{'.'.join(parts)}: {error['msg']}")
+    return lines or format_validation_error(exc, prefix=prefix)
+
+
 def _validate(model: type[BaseModel], raw: Any, what: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise PanamaError("\n".join(format_validation_error(exc, prefix=what)), f"see the {what} format in the docs") from None
+        raise PanamaError("\n".join(_error_lines(exc, raw, what)), f"see the {what} format in the docs") from None
 
 
 def _read_wav(path: Path, where: str) -> tuple[np.ndarray, int]:
