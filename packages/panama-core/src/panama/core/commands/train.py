@@ -98,7 +98,8 @@ def train(
     elif "preset" not in options and net_name == "wavenet":
         options["preset"] = "standard"
     try:
-        recipe = Recipe.model_validate({"seed": getattr(config, "seed", 0) or 0, **overrides})
+        base = {"seed": getattr(config, "seed", 0) or 0, **dict(getattr(config, "recipe", None) or {})}
+        recipe = Recipe.model_validate({**base, **overrides})
     except ValidationError as exc:
         raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
     data = capture.dataset()
