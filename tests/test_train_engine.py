@@ -118,6 +118,10 @@ def test_bad_inputs_are_panama_errors() -> None:
     with pytest.raises(PanamaError, match=r"trainer\.bogus"):
         fit(toy_data(settings=2, seconds=0.2), net_options={"preset": "nano"},
             recipe=QUICK.model_copy(update={"trainer": {"bogus": 1}}), progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(PanamaError, match=r"^trainer: "):
+            fit(toy_data(settings=2, seconds=0.2), net_options={"preset": "nano"},
+                recipe=QUICK.model_copy(update={"trainer": {"accelerator": "gpu"}}), progress=False)
 
 
 def test_importing_the_engine_api_imports_no_torch() -> None:

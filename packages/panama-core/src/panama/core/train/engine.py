@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from panama.core.errors import PanamaError
 from panama.core.train.data import TrainingData
@@ -279,7 +280,10 @@ def train(
     validator = Validator(val, members, recipe.val_every, max_val, on_best)
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
-    trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress))
+    try:
+        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress))
+    except (ValueError, TypeError, RuntimeError, MisconfigurationException) as exc:  # e.g. accelerator="gpu" on a CPU-only box
+        raise PanamaError(f"trainer: {exc}", "check the trainer options (accelerator, devices, strategy …)") from None
     started = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)
     net.cpu().eval()
