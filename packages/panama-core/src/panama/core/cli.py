@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "panama.core.commands.capture",
     "panama.core.commands.run",
     "panama.core.commands.labelers",
+    "panama.core.commands.train",
+    "panama.core.commands.export",
 ]
 
 app = typer.Typer(
