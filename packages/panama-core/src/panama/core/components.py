@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from panama.core.errors import PanamaError, format_validation_error
-from panama.core.knobs import parse_assignments
 from panama.core.plugins import KIND_TITLES, get_registry
 from panama.core.protocols import ComponentConfig
 
@@ -44,17 +43,48 @@ def split_spec(spec: str) -> tuple[str, str]:
     return scheme, argument
 
 
+def _option_pairs(argument: str) -> dict[str, str] | None:
+    """``a=1,b=x:0:1,y:0:1`` → ``{"a": "1", "b": "x:0:1,y:0:1"}``: a part without ``=``
+    continues the previous value (lists such as ``knobs=gain:0:10,bass:0:10``); ``None`` if
+    the argument does not start with ``name=``."""
+    pairs: dict[str, str] = {}
+    last: str | None = None
+    for part in argument.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip():
+            last = name.strip()
+            pairs[last] = value.strip()
+        elif last is not None:
+            pairs[last] += "," + part.strip()
+        else:
+            return None
+    return pairs
+
+
 def labeler_options(cls: Any, argument: str, spec: str) -> dict[str, Any]:
-    """What the part after the scheme means: ``key=value,...`` or the value of ``spec_field``."""
+    """What the part after the scheme means: ``key=value,...``, the value of ``spec_field``, or
+    that value followed by options (``vst:amp.vst3,map.gain=Drive``)."""
     if not argument:
         return {}
     fields = set(config_class(cls).model_fields)
-    if "=" in argument:
-        pairs = parse_assignments(argument, what=f"labeler {spec!r}")
-        if set(pairs) <= fields:
-            return dict(pairs)
+    pairs = _option_pairs(argument) if "=" in argument else None
+    # ``pin.bass=0.2`` addresses an entry of the field ``pin``.
+    if pairs is not None and {key.split(".", 1)[0] for key in pairs} <= fields:
+        return dict(pairs)
     spec_field = getattr(cls, "spec_field", None)
+    if spec_field is not None and pairs is None and "," in argument:
+        # ``folder:takes,knobs=gain:0:10`` — the value first, then options.
+        head, _, rest = argument.partition(",")
+        rest_pairs = _option_pairs(rest) if "=" in rest else None
+        if rest_pairs is not None and {key.split(".", 1)[0] for key in rest_pairs} <= fields:
+            return {spec_field: head.strip(), **rest_pairs}
     if spec_field is None:
+        if pairs is not None:
+            unknown = sorted({key.split(".", 1)[0] for key in pairs} - fields)
+            raise PanamaError(
+                f"labeler {spec!r}: unknown option(s) {', '.join(unknown)}",
+                f"its options are: {', '.join(sorted(fields)) or '(none)'}",
+            )
         raise PanamaError(
             f"labeler {spec!r}: {split_spec(spec)[0]!r} takes no argument after ':'",
             f"its options are: {', '.join(sorted(fields)) or '(none)'}",

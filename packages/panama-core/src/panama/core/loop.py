@@ -19,6 +19,7 @@ import numpy as np
 
 from panama.core.components import build, open_label_source
 from panama.core.errors import PanamaError
+from panama.core.faults import crash_point
 from panama.core.knobs import KnobSetting, KnobSpace
 from panama.core.presets import RunPreset, get_preset
 from panama.core.protocols import SamplerContext
@@ -134,6 +135,7 @@ class Loop:
             save = getattr(ensemble, "save", None)
             if callable(save):
                 save(self.capture.round_dir(round_index) / "ensemble.pt")
+            crash_point("loop:after-fit-ensemble")
             return ensemble
 
         return fit
@@ -197,9 +199,15 @@ class Loop:
              "notes": _jsonable(notes)},
         )
         self.capture.journal("proposed", round=round_index, sampler=name, settings=settings, scores=kept_scores)
+        crash_point("loop:after-proposed")
         return RoundPlan(round_index, settings, name)
 
     def label(self, plan: RoundPlan) -> None:
+        # Offline sources (folder:) list the whole round for the user before the first import.
+        prepare = getattr(self.source, "prepare", None)
+        if callable(prepare):
+            prepare([s for s in plan.settings
+                     if not _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), s)])
         for setting in plan.settings:
             if _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), setting):
                 continue

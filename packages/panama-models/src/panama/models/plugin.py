@@ -9,9 +9,12 @@ from panama.core.hookspecs import hookimpl
 
 @hookimpl
 def register_nets(register: Any) -> None:
-    pass
+    register("wavenet", "panama.models.wavenet:WaveNet", "NAM A1 WaveNet with a per-layer knob term (presets nano … standard)")
+    register("lstm", "panama.models.lstm:LSTM", "LSTM with the knob vector concatenated to the input at every step")
 
 
 @hookimpl
 def register_exporters(register: Any) -> None:
-    pass
+    register("nam", "panama.models.exporters:NamExporter", "standard .nam snapshot at one knob setting (NAM 0.5.x or 0.7.x layout)")
+    register("panama", "panama.models.exporters:PanamaExporter", "whole parametric model with knob names/ranges (JSON, torch-free)")
+    register("torchscript", "panama.models.exporters:TorchScriptExporter", "TorchScript module taking (audio, knobs)")

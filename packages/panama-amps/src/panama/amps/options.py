@@ -1,0 +1,57 @@
+"""Option shapes shared by the plugin label sources (lists and name→value maps).
+
+Options reach a label source from JSON (real lists and dicts) or from the command line, where
+``--labeler-option`` values are ``name=value`` pairs split at commas. So lists are also accepted
+as ``a;b;c`` strings, maps as ``a=x;b=y`` strings, and one map entry can be given per option as
+``pin.bypass=0`` or ``map.gain=Drive`` (collected into the ``pin`` / ``knob_map`` field).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_SEPARATORS = re.compile(r"[;,+]")
+
+
+def split_list(value: Any) -> list[str] | None:
+    """``"a;b"`` / ``"a,b"`` / ``["a", "b"]`` → ``["a", "b"]``; ``None``/empty stays ``None``."""
+    if value is None:
+        return None
+    items = _SEPARATORS.split(value) if isinstance(value, str) else [str(v) for v in value]
+    items = [item.strip() for item in items if item.strip()]
+    return items or None
+
+
+def split_pairs(value: Any) -> dict[str, str]:
+    """``"a=x;b=y"`` or a mapping → ``{"a": "x", "b": "y"}`` (a malformed part is a ValueError)."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k).strip(): str(v).strip() for k, v in value.items()}
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in re.split(r"[;,]", str(value)))):
+        name, sep, item = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{part!r} is not of the form name=value")
+        out[name.strip()] = item.strip()
+    return out
+
+
+def collect_prefixed(data: Any, prefixes: Mapping[str, str]) -> Any:
+    """Move ``pin.x=1`` style keys into their field (``{"pin.": "pin"}``), for a before-validator."""
+    if not isinstance(data, Mapping):
+        return data
+    out: dict[str, Any] = {}
+    gathered: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        for prefix, field in prefixes.items():
+            if isinstance(key, str) and key.startswith(prefix) and len(key) > len(prefix):
+                gathered.setdefault(field, {})[key[len(prefix):]] = value
+                break
+        else:
+            out[key] = value
+    for field, extra in gathered.items():
+        out[field] = {**split_pairs(out.get(field)), **extra}
+    return out

@@ -1,0 +1,116 @@
+"""``panama train``: from a capture directory, or from NAM-style JSON configs.
+
+``panama train DIR --net wavenet --preset feather`` trains on every labelled setting of the
+capture and writes ``DIR/models/model.pt`` (best checkpoint) and ``DIR/models/curves.json``.
+``panama train data.json model.json learning.json OUTDIR`` reads NAM's three config files
+(extended with knob settings per dataset entry) and writes the same two files into OUTDIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from panama.core.console import out
+from panama.core.errors import PanamaError
+
+
+def _overrides(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _write_curves(path: Path, model: Any, extra: dict[str, Any]) -> None:
+    payload = {"net": model.net_name, "net_options": model.net_options, "metrics": model.metrics,
+               "history": model.history, **extra}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+
+
+def _summary(model: Any, where: Path) -> None:
+    m = model.metrics
+    esr = m.get("val_esr")
+    start = m.get("initial_val_esr")
+    out.print(f"[green]trained[/green] {model.net_name} in {m.get('train_seconds')} s, {m.get('steps')} steps; "
+              f"validation ESR {start:.4g} → {esr:.4g} (best at step {m.get('best_step')}) → {where}")
+
+
+def train(
+    paths: Annotated[list[Path], typer.Argument(help="A capture DIR, or data.json model.json learning.json OUTDIR.", show_default=False)],
+    net: Annotated[str | None, typer.Option(help="Net to train (capture mode): wavenet or lstm.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Size preset: nano, feather, lite, standard.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (passes over the labelled audio).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Segments per batch.")] = None,
+    segment_length: Annotated[int | None, typer.Option(help="Output samples per segment.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate.")] = None,
+    loss: Annotated[str | None, typer.Option(help="mse, esr or mrstft.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Train a parametric model on a capture, or from NAM-style JSON configs."""
+    from pydantic import ValidationError
+
+    from panama.core.errors import format_validation_error
+    from panama.core.train import Recipe, fit
+
+    overrides = _overrides(steps=steps, epochs=epochs, batch_size=batch_size, segment_length=segment_length,
+                           lr=lr, loss=loss, seed=seed, num_threads=threads)
+    if len(paths) == 4:
+        from panama.core.train.nam_config import load_plan
+
+        if net is not None or preset is not None:
+            raise PanamaError("--net/--preset apply to a capture directory", "set the net in model.json")
+        plan = load_plan(*paths[:3])
+        try:
+            recipe = Recipe.model_validate({**plan.recipe.model_dump(), **overrides})
+        except ValidationError as exc:
+            raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
+        outdir = paths[3]
+        outdir.mkdir(parents=True, exist_ok=True)
+        model = fit(plan.data, net=plan.net, net_options=plan.net_options, recipe=recipe, val=plan.val,
+                    knob_space=plan.knob_space, progress=progress, checkpoint_path=outdir / "model.pt")
+        _write_curves(outdir / "curves.json", model, {"recipe": recipe.model_dump(), "configs": [str(p) for p in paths[:3]]})
+        _summary(model, outdir / "model.pt")
+        return
+    if len(paths) != 1:
+        raise PanamaError(f"panama train takes 1 path (a capture) or 4 (data.json model.json learning.json OUTDIR), not {len(paths)}",
+                          "see panama train --help")
+    directory = paths[0]
+    if not directory.is_dir():
+        raise PanamaError(f"{directory} is not a capture directory", "create one with `panama run` or `panama new`")
+    try:
+        from panama.core.capture import Capture
+    except ImportError:
+        raise PanamaError("capture support is not installed", "install panama-core with the capture module") from None
+    capture = Capture.open(directory)
+    config = capture.config
+    net_name = net or getattr(config, "net", None) or "wavenet"
+    options = dict(getattr(config, "net_options", None) or {}) if net is None else {}
+    options.pop("num_knobs", None)
+    if preset is not None:
+        options["preset"] = preset
+    elif "preset" not in options and net_name == "wavenet":
+        options["preset"] = "standard"
+    try:
+        base = {"seed": getattr(config, "seed", 0) or 0, **dict(getattr(config, "recipe", None) or {})}
+        recipe = Recipe.model_validate({**base, **overrides})
+    except ValidationError as exc:
+        raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
+    data = capture.dataset()
+    models = capture.models_dir
+    models.mkdir(parents=True, exist_ok=True)
+    model = fit(data, net=net_name, net_options=options, recipe=recipe, knob_space=capture.knob_space,
+                progress=progress, checkpoint_path=models / "model.pt")
+    _write_curves(models / "curves.json", model, {"recipe": recipe.model_dump()})
+    capture.journal("model-trained", path="models/model.pt", net=net_name, net_options=options, metrics=model.metrics)
+    _summary(model, models / "model.pt")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

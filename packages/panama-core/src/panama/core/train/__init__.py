@@ -1,0 +1,103 @@
+"""The training engine's public face: ``fit`` one net, ``fit_ensemble`` M at once.
+
+Importing this package imports no torch: the Lightning engine (``engine.py``) loads inside the
+functions. Data are plain arrays (:class:`TrainingData`, or a capture's ``CaptureData``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from panama.core.knobs import Knob, KnobSpace
+from panama.core.train.data import TrainingData
+from panama.core.train.model import TrainedEnsemble, TrainedModel, build_net
+from panama.core.train.recipe import Recipe
+
+__all__ = ["Recipe", "TrainedEnsemble", "TrainedModel", "TrainingData", "fit", "fit_ensemble"]
+
+
+def _prepare(data: Any, val: Any, recipe: Recipe, knob_space: KnobSpace | None, hold_out: bool) -> tuple[TrainingData, TrainingData, KnobSpace]:
+    data = TrainingData.of(data)
+    if knob_space is None:
+        knob_space = getattr(data, "knob_space", None) or KnobSpace(knobs=tuple(Knob(name=f"knob{i + 1}") for i in range(data.num_knobs)))
+    if len(knob_space) != data.num_knobs:
+        from panama.core.errors import PanamaError
+
+        raise PanamaError(f"the knob space has {len(knob_space)} knobs but the data {data.num_knobs}", "pass the matching knob_space")
+    if val is not None:
+        return data, TrainingData.of(val), knob_space
+    train, held_out = data.split(recipe.val_fraction if hold_out else 0.0, recipe.seed)
+    return train, held_out if held_out is not None else train, knob_space
+
+
+def _net_options(net_options: dict[str, Any] | None, num_knobs: int) -> dict[str, Any]:
+    options = dict(net_options or {})
+    options["num_knobs"] = num_knobs
+    return options
+
+
+def fit(
+    data: Any,
+    *,
+    net: str = "wavenet",
+    net_options: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
+    val: Any = None,
+    knob_space: KnobSpace | None = None,
+    progress: bool = True,
+    checkpoint_path: str | Path | None = None,
+) -> TrainedModel:
+    """Train one net; validation on ``val`` or on ``recipe.val_fraction`` held-out settings.
+
+    The returned model carries the best weights seen (by validation MSE); with
+    ``checkpoint_path`` each new best is also written there at once (atomically).
+    """
+    from panama.core.train import engine
+
+    recipe = recipe or Recipe()
+    train, held_out, space = _prepare(data, val, recipe, knob_space, hold_out=True)
+    options = _net_options(net_options, train.num_knobs)
+    seeds = engine.member_seeds(recipe.seed, 1)
+    module = build_net(net, options, seeds=seeds)
+
+    def save_best(current: Any, entry: dict[str, Any]) -> None:
+        if checkpoint_path is not None:
+            TrainedModel(current, space, train.sample_rate, net, options, {"val_mse": entry["val_mse"], "val_esr": entry["val_esr"], "step": entry["step"]}).save(checkpoint_path)
+
+    metrics, history = engine.train(module, train, held_out, recipe, members=1, seeds=seeds, progress=progress, on_best=save_best)
+    model = TrainedModel(module, space, train.sample_rate, net, options, metrics, history)
+    if checkpoint_path is not None:
+        model.save(checkpoint_path)
+    return model
+
+
+def fit_ensemble(
+    data: Any,
+    *,
+    members: int = 4,
+    net: str = "wavenet",
+    net_options: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
+    seed: int | None = None,
+    val: Any = None,
+    knob_space: KnobSpace | None = None,
+    progress: bool = False,
+) -> TrainedEnsemble:
+    """Train ``members`` nets as one vectorised module, each with its own seed and shuffling.
+
+    No settings are held out unless ``recipe.val_fraction`` > 0 or ``val`` is given (an active
+    learner has few labels to spare); each member keeps its own best weights.
+    """
+    from panama.core.train import engine
+
+    recipe = recipe or Recipe(val_fraction=0.0)
+    if seed is not None:
+        recipe = recipe.model_copy(update={"seed": seed})
+    train, held_out, space = _prepare(data, val, recipe, knob_space, hold_out=recipe.val_fraction > 0)
+    options = _net_options(net_options, train.num_knobs)
+    seeds = engine.member_seeds(recipe.seed, members)
+    module = build_net(net, options, members=members, seeds=seeds)
+    metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress)
+    module.eval().requires_grad_(False)
+    return TrainedEnsemble(module, members, space, train.sample_rate, net, options, seeds, metrics, history)

@@ -1,0 +1,308 @@
+"""The Lightning training engine (imported only by ``fit`` / ``fit_ensemble``: torch lives here).
+
+Every run trains ``M`` members (``M = 1`` for :func:`fit`) as one module whose batches are
+``[B, M, T]``: member m sees its own random segments and its own order of settings, drawn from its
+own seed, and its loss is its own mean; the members' losses are summed, and since their
+parameters are disjoint, each gets exactly the gradient it would get alone (Adam is elementwise).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+from panama.core.errors import PanamaError
+from panama.core.train.data import TrainingData
+from panama.core.train.recipe import Recipe
+from panama.core.train.stack import LoopStack
+
+for _name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=r".*(num_workers|does not have many workers|LeafSpec|_pytree|IterableDataset).*")
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """Distinct, reproducible seeds per member (member 0 of any M shares its seed)."""
+    return [int(s.generate_state(1)[0] % (2**31 - 1)) for s in np.random.SeedSequence(seed).spawn(members)]
+
+
+def run_net(net: Any, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
+    """``x[B, M, T]``, ``knobs[B, M, K]`` → ``[B, M, T']`` for stacked and plain nets alike."""
+    if isinstance(net, LoopStack) or getattr(net, "supports_members", False):
+        return net(x, knobs)
+    return net(x[:, 0], knobs[:, 0]).unsqueeze(1)
+
+
+class SegmentStream(torch.utils.data.IterableDataset):
+    """Random training segments, balanced across settings, per member.
+
+    Each member walks through its own shuffled order of the settings (reshuffled when used up),
+    so every setting is seen equally often; segment starts are uniform over the usable audio.
+    An item is one whole batch: ``x[B, M, L + rf - 1]``, ``knobs[B, M, K]``, ``y[B, M, L]``.
+    """
+
+    def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int):
+        self.x, self.y, self.knobs = data.x, data.y, data.knobs
+        self.rf = receptive_field
+        self.length = min(recipe.segment_length, data.length - receptive_field + 1)
+        if self.length < 1:
+            raise PanamaError(
+                f"the audio ({data.length} samples) is shorter than the net's receptive field ({receptive_field})",
+                "use longer recordings or a smaller net",
+            )
+        self.batch_size, self.steps_per_epoch = recipe.batch_size, steps_per_epoch
+        self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
+        self.queues: list[list[int]] = [[] for _ in seeds]
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def _settings(self, member: int) -> np.ndarray:
+        out = []
+        while len(out) < self.batch_size:
+            if not self.queues[member]:
+                self.queues[member] = list(self.rngs[member].permutation(self.y.shape[0]))
+            out.append(self.queues[member].pop())
+        return np.array(out)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        span = self.length + self.rf - 1
+        last_start = self.x.shape[-1] - span
+        settings = np.stack([self._settings(m) for m in range(len(self.rngs))], axis=1)  # [B, M]
+        starts = np.stack([rng.integers(0, last_start + 1, self.batch_size) for rng in self.rngs], axis=1)
+        idx = starts[..., None] + np.arange(span)
+        x = self.x[settings[..., None], idx] if self.x.ndim == 2 else self.x[idx]
+        y = self.y[settings[..., None], idx[..., self.rf - 1 :]]
+        return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        for _ in range(self.steps_per_epoch):
+            yield self.batch()
+
+
+def _loss_fn(recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Per-member loss ``[M]`` from ``pred, target [B, M, T]``."""
+
+    def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (pred - target).pow(2).mean(dim=(0, 2))
+
+    if recipe.loss == "mse":
+        return mse
+    if recipe.loss == "esr":
+        return lambda p, t: mse(p, t) / (t.pow(2).mean(dim=(0, 2)) + 1e-8)
+    import auraloss
+
+    stft = auraloss.freq.MultiResolutionSTFTLoss()
+    coef, weight = recipe.pre_emphasis, recipe.mrstft_weight
+
+    def mrstft(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        b, m, t = pred.shape
+        pe = lambda s: (s[..., 1:] - coef * s[..., :-1]).permute(1, 0, 2).reshape(m, b, 1, t - 1)  # noqa: E731
+        spectral = torch.stack([stft(p, q) for p, q in zip(pe(pred), pe(target), strict=False)])
+        return mse(pred, target) + weight * spectral
+
+    return mrstft
+
+
+class TrainModule(pl.LightningModule):
+    def __init__(self, net: Any, recipe: Recipe):
+        super().__init__()
+        self.net, self.recipe, self.loss_fn = net, recipe, _loss_fn(recipe)
+
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
+        return run_net(self.net, x, knobs)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, knobs, y = batch
+        per_member = self.loss_fn(self(x, knobs), y)
+        self.log("loss", per_member.mean(), prog_bar=True, on_step=True, batch_size=x.shape[0])
+        self.last_losses = per_member.detach()
+        return per_member.sum()
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.recipe.lr)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.recipe.lr_decay)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class Validator(pl.Callback):
+    """Validation MSE/ESR per member on held-out settings; keeps each member's best weights."""
+
+    def __init__(self, val: TrainingData, members: int, every: int, max_samples: int | None,
+                 on_best: Callable[[Any, dict[str, Any]], None] | None = None):
+        t = val.length if max_samples is None else min(val.length, max_samples)
+        x = val.x[..., :t]
+        self.x = torch.from_numpy(np.array(x if x.ndim == 2 else np.tile(x, (val.num_settings, 1))))
+        self.y, self.knobs = torch.from_numpy(val.y[:, :t]), torch.from_numpy(val.knobs)
+        self.members, self.every, self.on_best = members, every, on_best
+        self.best = [math.inf] * members
+        self.best_step = [0] * members
+        self.best_states: list[dict[str, torch.Tensor] | None] = [None] * members
+        self.history: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+
+    @torch.no_grad()
+    def evaluate(self, module: TrainModule) -> tuple[list[float], list[float]]:
+        was_training = module.net.training
+        module.net.eval()
+        rf, m = module.net.receptive_field, self.members
+        se, esr = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+        count = 0
+        for x, y, k in zip(self.x, self.y, self.knobs, strict=True):
+            x = x.to(module.device)
+            pred = module(x.reshape(1, 1, -1).expand(1, m, -1), k.to(module.device).view(1, 1, -1).expand(1, m, -1))[0]
+            target = y[rf - 1 :].to(module.device)
+            err = (pred - target).double().pow(2).sum(dim=1).cpu()
+            se += err
+            esr += err / (target.double().pow(2).sum().cpu() + 1e-12)
+            count += target.shape[0]
+        module.net.train(was_training)
+        return (se / count).tolist(), (esr / len(self.y)).tolist()
+
+    def record(self, trainer: pl.Trainer, module: TrainModule, step: int) -> None:
+        mse, esr = self.evaluate(module)
+        losses = getattr(module, "last_losses", None)
+        entry: dict[str, Any] = {
+            "step": step, "seconds": round(time.perf_counter() - self.started, 3),
+            "val_mse": float(np.mean(mse)), "val_esr": float(np.mean(esr)),
+        }
+        if losses is not None:
+            entry["train_loss"] = float(losses.mean())
+        if self.members > 1:
+            entry["val_mse_members"], entry["val_esr_members"] = mse, esr
+        self.history.append(entry)
+        state = None
+        for m in range(self.members):
+            if mse[m] < self.best[m]:
+                self.best[m], self.best_step[m] = mse[m], step
+                state = state or {k: v.detach().clone() for k, v in module.net.state_dict().items()}
+                self.best_states[m] = state
+        if state is not None and self.on_best is not None:
+            self.on_best(module.net, entry)
+        if trainer.state.fn is not None and step > 0:
+            module.log("val_esr", entry["val_esr"], prog_bar=True, on_step=True)
+
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.started = time.perf_counter()
+        self.record(trainer, module, 0)  # type: ignore[arg-type]
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
+        if trainer.global_step % self.every == 0:
+            self.record(trainer, module, trainer.global_step)  # type: ignore[arg-type]
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not self.history or self.history[-1]["step"] != trainer.global_step:
+            self.record(trainer, module, trainer.global_step)  # type: ignore[arg-type]
+        restore_best(module.net, self.best_states)
+
+
+@torch.no_grad()
+def restore_best(net: Any, best_states: list[dict[str, torch.Tensor] | None]) -> None:
+    """Put each member's best weights back (blocks of stacked params, or whole sub-nets)."""
+    members = len(best_states)
+    current = net.state_dict()
+    for key, tensor in current.items():
+        for m, state in enumerate(best_states):
+            if state is None:
+                continue
+            if members == 1:
+                tensor.copy_(state[key])
+            elif isinstance(net, LoopStack):
+                if key.startswith(f"nets.{m}."):
+                    tensor.copy_(state[key])
+            else:
+                tensor.view(members, -1)[m].copy_(state[key].view(members, -1)[m])
+
+
+def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool) -> dict[str, Any]:
+    import inspect
+
+    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in recipe.trainer:
+        if key not in allowed:
+            raise PanamaError(f"trainer.{key}: not an argument of pytorch_lightning.Trainer", "see Lightning's Trainer docs")
+        if key == "callbacks":
+            raise PanamaError("trainer.callbacks: cannot be given in a config", "remove it")
+    if progress:
+        from pytorch_lightning.callbacks import RichProgressBar
+
+        callbacks = [*callbacks, RichProgressBar(leave=True)]
+    kwargs: dict[str, Any] = {
+        "max_steps": recipe.steps or -1,
+        "max_epochs": recipe.epochs or -1,
+        "accelerator": "auto",
+        "devices": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "enable_progress_bar": progress,
+        "num_sanity_val_steps": 0,
+        "limit_val_batches": 0,
+        "callbacks": callbacks,
+    }
+    kwargs.update(recipe.trainer)
+    return kwargs
+
+
+def train(
+    net: Any,
+    data: TrainingData,
+    val: TrainingData,
+    recipe: Recipe,
+    *,
+    members: int,
+    seeds: list[int],
+    progress: bool,
+    on_best: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Train ``net`` in place (best weights restored); returns ``(metrics, history)``."""
+    if recipe.num_threads:
+        torch.set_num_threads(recipe.num_threads)
+    if recipe.steps is None and recipe.epochs is None:
+        raise PanamaError("recipe: give steps or epochs", "e.g. steps=2000")
+    rf = int(net.receptive_field)
+    usable = max(1, data.length - rf + 1)
+    steps_per_epoch = recipe.steps_per_epoch or max(
+        1, math.ceil(data.num_settings * usable / (recipe.segment_length * recipe.batch_size))
+    )
+    stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
+    max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * data.sample_rate) + rf - 1
+    validator = Validator(val, members, recipe.val_every, max_val, on_best)
+    torch.manual_seed(seeds[0])
+    module = TrainModule(net, recipe)
+    try:
+        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress))
+    except (ValueError, TypeError, RuntimeError, MisconfigurationException) as exc:  # e.g. accelerator="gpu" on a CPU-only box
+        raise PanamaError(f"trainer: {exc}", "check the trainer options (accelerator, devices, strategy …)") from None
+    started = time.perf_counter()
+    trainer.fit(module, train_dataloaders=loader)
+    net.cpu().eval()
+    for p in net.parameters():
+        p.grad = None
+    best = validator.history and min(validator.history, key=lambda e: e["val_mse"])
+    first = validator.history[0] if validator.history else {}
+    metrics: dict[str, Any] = {
+        "steps": int(trainer.global_step),
+        "train_seconds": round(time.perf_counter() - started, 3),
+        "initial_val_mse": first.get("val_mse"),
+        "initial_val_esr": first.get("val_esr"),
+        "val_mse": [float(v) for v in validator.best] if members > 1 else float(validator.best[0]),
+        "best_step": validator.best_step if members > 1 else validator.best_step[0],
+        "val_settings": int(val.num_settings),
+    }
+    if members > 1:
+        metrics["val_esr"] = [min((e["val_esr_members"][m] for e in validator.history if e["step"] == s), default=None)
+                              for m, s in enumerate(validator.best_step)]
+    else:
+        metrics["val_esr"] = best["val_esr"] if best else None
+    return metrics, validator.history

@@ -1,0 +1,36 @@
+"""How to train: one pydantic model shared by the CLI, the NAM-style configs and samplers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Recipe(BaseModel):
+    """Training hyper-parameters (defaults follow NAM: Adam 4e-3, decay 0.993 per epoch, MSE).
+
+    ``steps`` bounds the run in optimiser steps; ``epochs`` (if set) in passes over the data,
+    where one epoch is as many random segments as fit into all labelled audio. ``trainer`` is
+    passed to ``pytorch_lightning.Trainer`` as is (``accelerator``, ``devices``, ``strategy``,
+    ``num_nodes``, ``precision`` …) and overrides the engine's own choices.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int | None = Field(default=1000, ge=1)
+    epochs: int | None = Field(default=None, ge=1)
+    steps_per_epoch: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    segment_length: int = Field(default=8192, ge=1, description="output samples per segment")
+    lr: float = Field(default=4e-3, gt=0)
+    lr_decay: float = Field(default=0.993, gt=0, le=1, description="ExponentialLR gamma per epoch")
+    loss: Literal["mse", "esr", "mrstft"] = "mse"
+    mrstft_weight: float = Field(default=2e-4, ge=0)
+    pre_emphasis: float = Field(default=0.85, ge=0, lt=1)
+    seed: int = 0
+    val_fraction: float = Field(default=0.2, ge=0, lt=1, description="share of settings held out")
+    val_every: int = Field(default=100, ge=1, description="validate every N steps")
+    val_seconds: float | None = Field(default=None, gt=0, description="cap on validation audio")
+    num_threads: int | None = Field(default=None, ge=1)
+    trainer: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,292 @@
+"""NAM's A1 WaveNet, layer for layer, with a per-layer knob term (the PANAMA design).
+
+Each layer computes ``z = dilated_conv(h) + bias + input_mixer(x) + Linear_K(knobs)`` and
+``a = tanh(z)`` (or ``tanh * sigmoid`` when gated); ``h ← h + conv1x1(a)``; ``a`` joins the skip
+sum. The knob term is constant in time, so at a fixed setting it folds exactly into the
+dilated-conv bias (:meth:`WaveNet.fold`) and the result is a plain NAM WaveNet.
+
+``members = M > 1`` stacks M independent nets into one module: every parameter's first axis is
+``M`` blocks of the single-net shape and every convolution runs with ``groups=M``. So one forward
+trains a whole ensemble, and :meth:`WaveNet.member` / :meth:`WaveNet.stack` convert between the
+stacked and the single form by slicing and concatenating along that axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from panama.core.protocols import ComponentConfig
+
+# channels/head sizes of the two layer arrays; dilations per array (NAM's A1 tables)
+_LITE_DILATIONS = ([1, 2, 4, 8, 16, 32, 64], [128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+_STANDARD_DILATIONS = ([2**i for i in range(10)], [2**i for i in range(10)])
+PRESETS: dict[str, tuple[int, int, tuple[list[int], list[int]]]] = {
+    "standard": (16, 8, _STANDARD_DILATIONS),
+    "lite": (12, 6, _LITE_DILATIONS),
+    "feather": (8, 4, _LITE_DILATIONS),
+    "nano": (4, 2, _LITE_DILATIONS),
+}
+ACTIVATIONS = ("Tanh", "ReLU", "Sigmoid", "Hardtanh", "LeakyReLU", "SiLU")
+
+
+class LayerArrayConfig(BaseModel):
+    """One NAM layer array (same keys as NAM's ``layers_configs`` entries)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_size: int = Field(ge=1)
+    condition_size: Literal[1] = 1
+    channels: int = Field(ge=1)
+    head_size: int = Field(ge=1)
+    kernel_size: int = Field(default=3, ge=1)
+    dilations: list[int] = Field(min_length=1)
+    activation: Literal[ACTIVATIONS] = "Tanh"  # type: ignore[valid-type]
+    gated: bool = False
+    head_bias: bool = True
+
+
+def preset_layers(name: str) -> list[LayerArrayConfig]:
+    channels, head, (d1, d2) = PRESETS[name]
+    return [
+        LayerArrayConfig(input_size=1, channels=channels, head_size=head, dilations=d1, head_bias=False),
+        LayerArrayConfig(input_size=channels, channels=head, head_size=1, dilations=d2, head_bias=True),
+    ]
+
+
+class WaveNetConfig(ComponentConfig):
+    """``preset`` picks NAM's tables; ``layers`` (NAM's ``layers_configs``) overrides it."""
+
+    preset: Literal["nano", "feather", "lite", "standard"] = "standard"
+    layers: list[LayerArrayConfig] | None = None
+    head_scale: float = 0.02
+    num_knobs: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_chain(self) -> WaveNetConfig:
+        arrays = self.resolved_layers()
+        if arrays[0].input_size != 1:
+            raise ValueError("layers.0.input_size must be 1 (mono audio in)")
+        if arrays[-1].head_size != 1:
+            raise ValueError(f"layers.{len(arrays) - 1}.head_size must be 1 (mono audio out)")
+        for i in range(1, len(arrays)):
+            if arrays[i].input_size != arrays[i - 1].channels:
+                raise ValueError(f"layers.{i}.input_size must equal layers.{i - 1}.channels")
+            if arrays[i].channels != arrays[i - 1].head_size:
+                raise ValueError(f"layers.{i}.channels must equal layers.{i - 1}.head_size")
+        return self
+
+    def resolved_layers(self) -> list[LayerArrayConfig]:
+        return list(self.layers) if self.layers else preset_layers(self.preset)
+
+
+def _activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    if name == "Tanh":
+        return torch.tanh(z)
+    if name == "ReLU":
+        return torch.relu(z)
+    if name == "Sigmoid":
+        return torch.sigmoid(z)
+    if name == "Hardtanh":
+        return F.hardtanh(z)
+    if name == "LeakyReLU":
+        return F.leaky_relu(z, 0.01)
+    return F.silu(z)
+
+
+class _Layer(nn.Module):
+    """One dilated layer; parameters are ``members`` stacked blocks along the first axis."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, activation: str, gated: bool, knobs: int, members: int):
+        super().__init__()
+        mid = 2 * channels if gated else channels
+        self.channels, self.mid, self.dilation, self.members = channels, mid, dilation, members
+        self.activation, self.gated, self.knobs = activation, gated, knobs
+        self.conv_weight = nn.Parameter(torch.empty(members * mid, channels, kernel_size))
+        self.conv_bias = nn.Parameter(torch.empty(members * mid))
+        self.mixer_weight = nn.Parameter(torch.empty(members * mid, 1, 1))
+        self.out_weight = nn.Parameter(torch.empty(members * channels, channels, 1))
+        self.out_bias = nn.Parameter(torch.empty(members * channels))
+        # Linear(K -> mid) on the knob vector; an empty matrix when K = 0 keeps the code uniform.
+        self.knob_weight = nn.Parameter(torch.empty(members * mid, knobs)) if knobs else None
+        self.knob_bias = nn.Parameter(torch.empty(members * mid)) if knobs else None
+
+    def bias(self, knobs: torch.Tensor) -> torch.Tensor:
+        """Conv bias plus knob term per batch item and member: ``[B, M, mid, 1]``."""
+        m, mid = self.members, self.mid
+        bias = self.conv_bias.view(1, m, mid)
+        if self.knob_weight is not None and self.knob_bias is not None:
+            w = self.knob_weight.view(m, mid, self.knobs)
+            bias = bias + torch.einsum("bmk,mck->bmc", knobs, w) + self.knob_bias.view(1, m, mid)
+        return bias.unsqueeze(-1)
+
+    def forward(self, h: torch.Tensor, c: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = F.conv1d(h, self.conv_weight, None, dilation=self.dilation, groups=self.members)
+        b, _, length = z.shape
+        m, mid = self.members, self.mid
+        # input mixer (1x1 conv of the raw input) and bias in one broadcast op, then the conv
+        mix = torch.addcmul(bias, c[:, :, -length:].unsqueeze(2), self.mixer_weight.view(1, m, mid, 1))
+        z = z + mix.reshape(b, m * mid, length)
+        if self.gated:
+            zz = z.view(b, m, mid, length)
+            a = (_activation(self.activation, zz[:, :, : self.channels]) * torch.sigmoid(zz[:, :, self.channels :]))
+            a = a.reshape(b, m * self.channels, length)
+        else:
+            a = _activation(self.activation, z)
+        h = h[:, :, -length:] + F.conv1d(a, self.out_weight, self.out_bias, groups=m)
+        return h, a
+
+
+class _LayerArray(nn.Module):
+    def __init__(self, cfg: LayerArrayConfig, knobs: int, members: int):
+        super().__init__()
+        self.members = members
+        self.rechannel_weight = nn.Parameter(torch.empty(members * cfg.channels, cfg.input_size, 1))
+        self.layers = nn.ModuleList(
+            _Layer(cfg.channels, cfg.kernel_size, d, cfg.activation, cfg.gated, knobs, members) for d in cfg.dilations
+        )
+        self.head_weight = nn.Parameter(torch.empty(members * cfg.head_size, cfg.channels, 1))
+        self.head_bias = nn.Parameter(torch.empty(members * cfg.head_size)) if cfg.head_bias else None
+        self.shrink = (cfg.kernel_size - 1) * sum(cfg.dilations)
+
+    def forward(self, h: torch.Tensor, c: torch.Tensor, knobs: torch.Tensor, head: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        out_length = h.shape[-1] - self.shrink
+        h = F.conv1d(h, self.rechannel_weight, None, groups=self.members)
+        if head is not None:
+            head = head[:, :, -out_length:]
+        for layer in self.layers:
+            h, a = layer(h, c, layer.bias(knobs))
+            head = a[:, :, -out_length:] if head is None else head + a[:, :, -out_length:]
+        assert head is not None
+        return F.conv1d(head, self.head_weight, self.head_bias, groups=self.members), h
+
+
+class WaveNet(nn.Module):
+    """The ``wavenet`` net: ``forward(x[B, T], knobs[B, K]) -> y[B, T - receptive_field + 1]``.
+
+    With ``members > 1``, ``x`` may be ``[B, T]`` (shared) or ``[B, M, T]`` and ``knobs``
+    ``[B, K]`` or ``[B, M, K]``; the output is then ``[B, M, T']``.
+    """
+
+    Config = WaveNetConfig
+    supports_members = True
+
+    def __init__(self, config: WaveNetConfig | None = None, *, members: int = 1, seeds: Sequence[int] | None = None):
+        super().__init__()
+        self.config = config if config is not None else WaveNetConfig()
+        self.members = members
+        self.num_knobs = self.config.num_knobs
+        self.head_scale = self.config.head_scale
+        arrays = self.config.resolved_layers()
+        self.arrays = nn.ModuleList(_LayerArray(cfg, self.num_knobs, members) for cfg in arrays)
+        self.receptive_field = 1 + sum(a.shrink for a in self.arrays)
+        self.reset_parameters(seeds if seeds is not None else [int(torch.randint(0, 2**31 - 1, ()).item()) for _ in range(members)])
+
+    # -- construction ----------------------------------------------------------------------
+    @torch.no_grad()
+    def reset_parameters(self, seeds: Sequence[int]) -> None:
+        """PyTorch's default conv/linear init (U(±1/√fan_in)), member m drawn from ``seeds[m]``.
+
+        A single net built with seed s equals member 0 of an ensemble whose first seed is s.
+        """
+        if len(seeds) != self.members:
+            raise ValueError(f"need {self.members} seeds, got {len(seeds)}")
+        fans = {}
+        for module in self.modules():
+            if isinstance(module, _Layer):
+                k = module.conv_weight.shape[-1]
+                fans.update({
+                    id(module.conv_weight): module.channels * k, id(module.conv_bias): module.channels * k,
+                    id(module.mixer_weight): 1, id(module.out_weight): module.channels,
+                    id(module.out_bias): module.channels,
+                })
+                if module.knob_weight is not None:
+                    fans[id(module.knob_weight)] = fans[id(module.knob_bias)] = module.knobs
+            elif isinstance(module, _LayerArray):
+                fans[id(module.rechannel_weight)] = module.rechannel_weight.shape[1]
+                fans[id(module.head_weight)] = module.head_weight.shape[1]
+                if module.head_bias is not None:
+                    fans[id(module.head_bias)] = module.head_weight.shape[1]
+        for m, seed in enumerate(seeds):
+            gen = torch.Generator().manual_seed(int(seed))
+            for p in self.parameters():
+                block = p.view(self.members, -1)[m]
+                bound = 1.0 / math.sqrt(fans[id(p)])
+                block.copy_(torch.rand(block.shape, generator=gen) * 2 * bound - bound)
+
+    def single_config(self) -> WaveNetConfig:
+        return self.config
+
+    def member(self, index: int) -> WaveNet:
+        """Member ``index`` of a stacked net as a stand-alone single net (a copy)."""
+        net = WaveNet(self.config, members=1, seeds=[0])
+        with torch.no_grad():
+            for mine, theirs in zip(net.parameters(), self.parameters(), strict=False):
+                mine.copy_(theirs.detach().view(self.members, *mine.shape)[index])
+        return net
+
+    @classmethod
+    def stack(cls, nets: Sequence[WaveNet]) -> WaveNet:
+        """Stack single nets of one config into one ``members=len(nets)`` module."""
+        out = cls(nets[0].config, members=len(nets), seeds=[0] * len(nets))
+        with torch.no_grad():
+            for i, p in enumerate(out.parameters()):
+                p.copy_(torch.cat([list(n.parameters())[i].detach() for n in nets], dim=0))
+        return out
+
+    @torch.no_grad()
+    def fold(self, knobs: torch.Tensor) -> WaveNet:
+        """A K = 0 net equal to this one at the unit knob vector ``knobs[K]`` (single nets only)."""
+        if self.members != 1:
+            raise ValueError("fold a single member (use .member(i) first)")
+        config = self.config.model_copy(update={"num_knobs": 0})
+        out = WaveNet(config, seeds=[0])
+        knob_vec = torch.as_tensor(knobs, dtype=torch.float32).reshape(1, 1, -1)
+        state = {k: v for k, v in self.state_dict().items() if "knob_" not in k}
+        out.load_state_dict(state)
+        for mine, theirs in zip(_layers(out), _layers(self), strict=False):
+            mine.conv_bias.copy_(theirs.bias(knob_vec).reshape(-1))
+        return out
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
+        squeeze = x.dim() == 2 and self.members == 1
+        if x.dim() == 2:
+            x = x.unsqueeze(1).expand(-1, self.members, -1)
+        if knobs.dim() == 2:
+            knobs = knobs.unsqueeze(1).expand(-1, self.members, -1)
+        knobs = knobs.to(x.dtype)
+        h = x
+        head: torch.Tensor | None = None
+        for array in self.arrays:
+            head, h = array(h, x, knobs, head)
+        assert head is not None
+        y = self.head_scale * head
+        return y[:, 0] if squeeze else y
+
+
+def _layers(net: WaveNet) -> list[_Layer]:
+    return [layer for array in net.arrays for layer in array.layers]
+
+
+def nam_weights(net: WaveNet) -> list[float]:
+    """The flat weight vector in NAM's order (a K = 0 single net; fold first)."""
+    if net.num_knobs or net.members != 1:
+        raise ValueError("NAM weights need a single K = 0 net; use .fold(knobs)")
+    parts: list[torch.Tensor] = []
+    for array in net.arrays:
+        parts.append(array.rechannel_weight.flatten())
+        for layer in array.layers:
+            parts += [layer.conv_weight.flatten(), layer.conv_bias, layer.mixer_weight.flatten(),
+                      layer.out_weight.flatten(), layer.out_bias]
+        parts.append(array.head_weight.flatten())
+        if array.head_bias is not None:
+            parts.append(array.head_bias)
+    parts.append(torch.tensor([net.head_scale]))
+    return torch.cat([p.detach().float().flatten() for p in parts]).tolist()

@@ -1,0 +1,68 @@
+"""NAM's own loader in a side directory, for checking our .nam exports against the real thing.
+
+neural-amp-modeler pins pytorch_lightning and pulls a GUI stack; its loader path needs far less.
+So each release is pip-installed with ``--no-deps --target`` into its own folder together with
+only what ``import nam`` really imports (wavio, librosa's lazy shell, requests for 0.12.x), and
+the check runs in a subprocess with ``PYTHONPATH`` pointing there. Versions of those extras are
+pinned in constraints.txt. The folders are cached under ``.nam-loaders/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("PANAMA_NAM_LOADERS", ROOT / ".nam-loaders"))
+RELEASES = {
+    "0.5": ("0.12.3", ["wavio", "librosa", "lazy_loader", "requests", "urllib3", "idna", "certifi", "charset_normalizer"]),
+    "0.7": ("0.13.0", ["wavio", "librosa", "lazy_loader"]),
+}
+
+
+def loader_dir(layout: str) -> Path:
+    """Install (once) the NAM release that reads ``layout`` and return its folder."""
+    version, extras = RELEASES[layout]
+    target = CACHE / f"nam-{version}"
+    marker = target / ".complete"
+    if not marker.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+               "--upgrade", "--target", str(target), "-c", str(ROOT / "constraints.txt"),
+               f"neural-amp-modeler=={version}", *extras]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        marker.write_text(version)
+    return target
+
+
+_SCRIPT = """
+import json, sys
+import numpy as np, torch
+import nam
+from nam.models import init_from_nam
+torch.set_num_threads(1)
+with open(sys.argv[1]) as f:
+    model = init_from_nam(json.load(f))
+x = np.load(sys.argv[2])
+with torch.no_grad():
+    y = model(torch.from_numpy(x), pad_start=True).numpy()
+np.save(sys.argv[3], y)
+print(nam.__version__)
+"""
+
+
+def run_nam(layout: str, nam_file: Path, x_file: Path, y_file: Path) -> str:
+    """Load ``nam_file`` with NAM's ``init_from_nam`` and write its output for ``x_file``."""
+    env = {**os.environ, "PYTHONPATH": str(loader_dir(layout)), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, str(nam_file), str(x_file), str(y_file)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"NAM's loader failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
