@@ -168,7 +168,7 @@ class Validator(pl.Callback):
         module.net.train(was_training)
         return (se / count).tolist(), (esr / len(self.y)).tolist()
 
-    def record(self, trainer: pl.Trainer, module: TrainModule, step: int) -> None:
+    def record(self, trainer: pl.Trainer, module: TrainModule, step: int, *, log: bool = True) -> None:
         mse, esr = self.evaluate(module)
         losses = getattr(module, "last_losses", None)
         entry: dict[str, Any] = {
@@ -188,7 +188,7 @@ class Validator(pl.Callback):
                 self.best_states[m] = state
         if state is not None and self.on_best is not None:
             self.on_best(module.net, entry)
-        if trainer.state.fn is not None and step > 0:
+        if log and trainer.state.fn is not None and step > 0:
             module.log("val_esr", entry["val_esr"], prog_bar=True, on_step=True)
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -201,7 +201,8 @@ class Validator(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not self.history or self.history[-1]["step"] != trainer.global_step:
-            self.record(trainer, module, trainer.global_step)  # type: ignore[arg-type]
+            # Lightning forbids self.log() in on_train_end; the history still gets the entry.
+            self.record(trainer, module, trainer.global_step, log=False)  # type: ignore[arg-type]
         restore_best(module.net, self.best_states)
 
 
