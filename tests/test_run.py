@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
 from capture_helpers import run_cli
 
 pytest.importorskip("torch")
