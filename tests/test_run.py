@@ -16,9 +16,7 @@ pytest.importorskip("torch")
 # A tiny run: 4 space-filling points, then one round of active learning that adds 2.
 ACTIVE = [
     "--labeler", "sim", "--sampler", "ensemble-disagreement", "--budget", "6", "--initial", "4",
-    "--preset", "tiny", "--seed", "3", "--quiet",
-    "--sampler-option", "steps=15", "--sampler-option", "restarts=4",
-    "--sampler-option", "excerpt_seconds=0.05", "--sampler-option", "score_excerpts=2",
+    "--preset", "tiny", "--seed", "3", "--quiet", "--sampler-option", "restarts=3",
 ]
 
 

@@ -145,7 +145,8 @@ class Loop:
 
     # -- one step -------------------------------------------------------------------------
     def _sampler_for(self, labelled: int) -> tuple[str, dict[str, Any]]:
-        name, options = self.config.sampler, dict(self.config.sampler_options)
+        name = self.config.sampler
+        options = {**self.preset.sampler_options.get(name, {}), **self.config.sampler_options}
         sampler = build("sampler", name, options)
         initial_design = getattr(sampler, "initial_design", None)
         if initial_design and labelled < self.config.initial:
@@ -228,11 +229,9 @@ class Loop:
             knob_space=self.capture.knob_space,
             progress=self.progress,
         )
-        path = self.capture.models_dir / "model.pt"
-        model.save(path)
-        metrics = {k: float(v) for k, v in (model.metrics or {}).items() if _is_number(v)}
-        self.capture.journal("model-trained", path=str(path.relative_to(self.capture.root)),
-                             labelled=len(self.capture.labelled_settings()), metrics=metrics)
+        from panama.core.train.records import record_model
+
+        record_model(self.capture, model, recipe)
         return model
 
     def export(self, model: Any) -> list[Path]:
@@ -272,13 +271,6 @@ class Loop:
         metrics = dict((last_model_event(self.capture) or {}).get("metrics", {}))
         return RunSummary(self.capture.root, len(self.capture.labelled_settings()),
                           finished_rounds(self.capture), metrics, exports)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        return np.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _jsonable(value: Any) -> Any:
