@@ -145,7 +145,8 @@ class Loop:
 
     # -- one step -------------------------------------------------------------------------
     def _sampler_for(self, labelled: int) -> tuple[str, dict[str, Any]]:
-        name, options = self.config.sampler, dict(self.config.sampler_options)
+        name = self.config.sampler
+        options = {**self.preset.sampler_options.get(name, {}), **self.config.sampler_options}
         sampler = build("sampler", name, options)
         initial_design = getattr(sampler, "initial_design", None)
         if initial_design and labelled < self.config.initial:
@@ -215,17 +216,21 @@ class Loop:
             self.capture.label(self.source, setting)
         self.capture.journal("round-finished", round=plan.round, labelled=len(self.capture.labelled_settings()))
 
+    def final_recipe(self) -> Any:
+        from panama.core import train
+
+        return train.Recipe(**{**self.preset.final, "seed": self._seed(10_000)})
+
     def fit_final(self, data: Any) -> Any:
         """The final recipe (net, options, steps, seed) on ``data``: the whole capture, or the
         first k labels when ``panama compare`` scores a run at an intermediate budget."""
         from panama.core import train
 
-        recipe = train.Recipe(**{**self.preset.final, "seed": self._seed(10_000)})
         return train.fit(
             data,
             net=self.config.net or self.preset.net,
             net_options={**self.preset.net_options, **self.config.net_options},
-            recipe=recipe,
+            recipe=self.final_recipe(),
             knob_space=self.capture.knob_space,
             progress=self.progress,
         )
@@ -233,11 +238,9 @@ class Loop:
     def train_final(self) -> Any:
         self.log("training the final model")
         model = self.fit_final(self.capture.dataset())
-        path = self.capture.models_dir / "model.pt"
-        model.save(path)
-        metrics = {k: float(v) for k, v in (model.metrics or {}).items() if _is_number(v)}
-        self.capture.journal("model-trained", path=str(path.relative_to(self.capture.root)),
-                             labelled=len(self.capture.labelled_settings()), metrics=metrics)
+        from panama.core.train.records import record_model
+
+        record_model(self.capture, model, self.final_recipe())
         return model
 
     def export(self, model: Any) -> list[Path]:
@@ -277,13 +280,6 @@ class Loop:
         metrics = dict((last_model_event(self.capture) or {}).get("metrics", {}))
         return RunSummary(self.capture.root, len(self.capture.labelled_settings()),
                           finished_rounds(self.capture), metrics, exports)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        return np.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _jsonable(value: Any) -> Any:

@@ -91,22 +91,31 @@ def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = Fa
 def suggest(
     directory: Dir,
     n: Annotated[int, typer.Option("-n", min=1, help="How many settings to propose.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Propose the next settings without labelling them (record them anywhere, then `panama add`)."""
     from panama.core.offline import suggest_settings
 
     capture, settings = suggest_settings(directory, n)
+    if as_json:
+        import json
+
+        rows = [{"setting": s, "arg": capture.knob_space.format_setting(s, digits=6)} for s in settings]
+        typer.echo(json.dumps(rows, indent=2))
+        return
     from rich.table import Table
 
-    table = Table(title="Record these settings, then `panama add DIR --setting ... FILE.wav`", title_justify="left")
+    table = Table(title="Record these settings with the capture's input.wav", title_justify="left")
     table.add_column("#")
     for knob in capture.knob_space:
-        table.add_column(f"{knob.name}{f' ({knob.unit})' if knob.unit else ''}")
-    table.add_column("--setting")
+        table.add_column(f"{knob.name}{f' ({knob.unit})' if knob.unit else ''}", justify="right")
     for i, setting in enumerate(settings, 1):
-        table.add_row(str(i), *(f"{setting[k]:.2f}" for k in capture.knob_space.names),
-                      capture.knob_space.format_setting(setting))
+        table.add_row(str(i), *(f"{setting[k]:.2f}" for k in capture.knob_space.names))
     out.print(table)
+    out.print("then import each recording:")
+    for i, setting in enumerate(settings, 1):
+        arg = capture.knob_space.format_setting(setting, digits=6)
+        out.print(f"  panama add {directory} take{i}.wav --setting {arg}", soft_wrap=True)
 
 
 def add(

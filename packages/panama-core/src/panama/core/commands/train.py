@@ -107,9 +107,9 @@ def train(
     models.mkdir(parents=True, exist_ok=True)
     model = fit(data, net=net_name, net_options=options, recipe=recipe, knob_space=capture.knob_space,
                 progress=progress, checkpoint_path=models / "model.pt")
-    _write_curves(models / "curves.json", model, {"recipe": recipe.model_dump()})
-    capture.journal("model-trained", path="models/model.pt", net=net_name, net_options=options, metrics=model.metrics)
-    _summary(model, models / "model.pt")
+    from panama.core.train.records import record_model
+
+    _summary(model, record_model(capture, model, recipe))
 
 
 def register(app: typer.Typer) -> None:

@@ -201,7 +201,7 @@ class Validator(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not self.history or self.history[-1]["step"] != trainer.global_step:
-            # Lightning forbids self.log() in on_train_end: record without logging.
+            # Lightning forbids self.log() in on_train_end; the history still gets the entry.
             self.record(trainer, module, trainer.global_step, log=False)  # type: ignore[arg-type]
         restore_best(module.net, self.best_states)
 
