@@ -37,6 +37,10 @@ MARK_END = "<!-- data-efficiency:end -->"
 # round and checkpoints 8/16/32, one seed of the three samplers is 9 final trainings (~1 min
 # each), 3 ensembles (~2 min each) and 3 knob searches (~1.5 min each with ED_OPTIONS):
 # 3 seeds ≈ 1 h on one thread, less on two.
+# ensemble-disagreement with the paper's restarts and learning rate, but each search step on a
+# 0.1 s excerpt (the sampler's own option) and 100 steps instead of 250 over the whole input:
+# at the paper's settings one round's search alone takes many minutes on a CPU.
+ED_OPTIONS = {"excerpt_seconds": 0.1, "steps": 100}
 BENCH_PRESET = {
     "signal": "quick",
     "net_options": {"preset": "nano"},
@@ -48,16 +52,13 @@ BENCH_PRESET = {
                  "val_every": 200, "val_seconds": 1.0},
     "final": {"steps": 1000, "batch_size": 8, "segment_length": 4096, "lr": 4e-3, "val_fraction": 0.0,
               "val_every": 250, "val_seconds": 2.0},
+    "sampler_options": {"ensemble-disagreement": ED_OPTIONS},
 }
-# ensemble-disagreement with the paper's restarts and learning rate, but each search step on a
-# 0.1 s excerpt (the sampler's own option) and 100 steps instead of 250 over the whole input:
-# at the paper's settings one round's search alone takes many minutes on a CPU.
-ED_OPTIONS = {"excerpt_seconds": 0.1, "steps": 100}
 SIZES = {
     "full": {"preset": "cpu-bench", "budget": 32, "checkpoints": [8, 16, 32], "seeds": 3, "eval_settings": 64,
-             "initial": 8, "ed_options": ED_OPTIONS},
+             "initial": 8},
     "smoke": {"preset": "tiny", "budget": 6, "checkpoints": [4, 6], "seeds": 1, "eval_settings": 6,
-              "initial": 4, "ed_options": {**ED_OPTIONS, "steps": 10}},
+              "initial": 4},
 }
 
 
@@ -97,7 +98,7 @@ def section(result, size: str, seconds: float, outdir: Path) -> str:
         "ensemble-disagreement and random train the final recipe on their first k labels; "
         "lhs-corners is re-run with budget k (its design depends on the budget).",
         "",
-        f"ensemble-disagreement options: {spec.sampler_options.get('ensemble-disagreement', {})}.",
+        f"ensemble-disagreement options (from the run preset): {_ed_options(spec.preset)}.",
         "",
         "Held-out validation MSE, mean ± std over seeds (lower is better):",
         "",
@@ -131,6 +132,12 @@ def section(result, size: str, seconds: float, outdir: Path) -> str:
         lines += ["", "Warnings: " + "; ".join(result.warnings)]
     lines += ["", f"Plot and per-run results: `{outdir}/results.png`, `results.json`.", MARK_END, ""]
     return "\n".join(lines)
+
+
+def _ed_options(preset: str) -> dict:
+    from panama.core.presets import get_preset
+
+    return dict(get_preset(preset).sampler_options.get("ensemble-disagreement", {}))
 
 
 def _preset_text() -> str:
@@ -174,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     register_bench_preset()
 
     spec = CompareSpec(
-        labeler="sim", samplers=SAMPLERS, sampler_options={"ensemble-disagreement": cfg["ed_options"]},
-        budget=cfg["budget"], seeds=list(range(cfg["seeds"])),
+        labeler="sim", samplers=SAMPLERS, budget=cfg["budget"], seeds=list(range(cfg["seeds"])),
         checkpoints=cfg["checkpoints"], preset=cfg["preset"], initial=cfg["initial"],
         eval_settings=cfg["eval_settings"],
     )
