@@ -183,3 +183,21 @@ def test_compare_cli_rejects_bad_options(tmp_path, panama):
         done = panama("compare", str(tmp_path / "c"), "--budget", "4", "--preset", "tiny", *bad)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("data_efficiency", REPO / "benchmarks" / "data_efficiency.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Sim speed\nkeep me\n")
+    first = f"{bench.MARK_START}\n## Data efficiency\nold\n{bench.MARK_END}\n"
+    bench.write_section(results, first)
+    bench.write_section(results, first.replace("old", "new"))
+    text = results.read_text()
+    assert text.count(bench.MARK_START) == 1 and "new" in text and "old" not in text and "keep me" in text
+    assert bench.SIZES["full"]["seeds"] == 3 and bench.SAMPLERS == ["random", "lhs-corners", "ensemble-disagreement"]
