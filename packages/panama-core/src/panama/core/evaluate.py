@@ -355,15 +355,17 @@ def render_evaluation(evaluation: Evaluation, console: Any, *, rows: int = 10) -
 
     by_index = {score.index: score for score in evaluation.scores}
     worst = Table(title="Worst settings (by ESR)", title_justify="left")
-    worst.add_column("#", justify="right")
+    worst.add_column("#", justify="right", no_wrap=True, min_width=2)
+    # Narrow terminals squeeze the knob columns (their full names are in the JSON), never the
+    # numbers the table is for.
     for name in evaluation.knobs:
-        worst.add_column(name, justify="right", no_wrap=True, min_width=min(len(name), 8))
+        worst.add_column(name, justify="right", overflow="ellipsis", no_wrap=True)
     for column in ("MSE", "ESR", "grade"):
-        worst.add_column(column, justify="right")
+        worst.add_column(column, justify="right", no_wrap=True, min_width=7 if column != "grade" else 5)
     for index in s.worst[:rows]:
         score = by_index[index]
         worst.add_row(
-            str(index), *(f"{score.setting[k]:.3g}" for k in evaluation.knobs),
+            str(index), *(f"{score.setting[k]:.2f}" for k in evaluation.knobs),
             f"{score.mse:.2g}", f"{score.esr:.2g}", score.grade,
         )
     console.print(worst)
