@@ -67,7 +67,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
         return self.steps_per_epoch
 
     def _settings(self, member: int) -> np.ndarray:
-        out = []
+        out: list[int] = []
         while len(out) < self.batch_size:
             if not self.queues[member]:
                 self.queues[member] = list(self.rngs[member].permutation(self.y.shape[0]))
@@ -289,7 +289,7 @@ def train(
     net.cpu().eval()
     for p in net.parameters():
         p.grad = None
-    best = validator.history and min(validator.history, key=lambda e: e["val_mse"])
+    best: dict[str, Any] | None = min(validator.history, key=lambda e: e["val_mse"]) if validator.history else None
     first = validator.history[0] if validator.history else {}
     metrics: dict[str, Any] = {
         "steps": int(trainer.global_step),
