@@ -144,7 +144,7 @@ def write_results(args: argparse.Namespace, rows: list, ens_rows: list) -> None:
     for preset, m in rows:
         lines.append(f"| {preset} | {samples / m['nam'] / 1e6:.3f} | {samples / m['ours_k6'] / 1e6:.3f} | "
                      f"{m['nam'] / m['ours_k6']:.2f} | {samples / m['ours_k0'] / 1e6:.3f} | {m['nam'] / m['ours_k0']:.2f} |")
-    lines += ["", f"Ensemble of {args.members} (one stacked module, grouped convolutions, each member its own batch of {b} × {t}) "
+    lines += ["", f"Ensemble of {args.members} (one stacked module: grouped conv1d or batched matmuls, each member its own batch of {b} × {t}) "
               "vs one member, K=6; goal ≤ 2×:", "", "| preset | one member (s/step) | ensemble (s/step) | ratio |", "|---|---|---|---|"]
     for preset, m in ens_rows:
         lines.append(f"| {preset} | {m['single']:.3f} | {m['ensemble']:.3f} | {m['ensemble'] / m['single']:.2f} |")
