@@ -223,7 +223,7 @@ def restore_best(net: Any, best_states: list[dict[str, torch.Tensor] | None]) ->
                 tensor.view(members, -1)[m].copy_(state[key].view(members, -1)[m])
 
 
-def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool) -> dict[str, Any]:
+def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool, steps_per_epoch: int) -> dict[str, Any]:
     import inspect
 
     allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
@@ -238,7 +238,8 @@ def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool) -> dic
         callbacks = [*callbacks, RichProgressBar(leave=True)]
     kwargs: dict[str, Any] = {
         "max_steps": recipe.steps or -1,
-        "max_epochs": recipe.epochs or -1,
+        # a finite epoch bound also when steps decide, so the progress bar reads "Epoch 3/12"
+        "max_epochs": recipe.epochs or math.ceil((recipe.steps or 1) / steps_per_epoch),
         "accelerator": "auto",
         "devices": 1,
         "logger": False,
@@ -281,7 +282,7 @@ def train(
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
     try:
-        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress))
+        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress, steps_per_epoch))
     except (ValueError, TypeError, RuntimeError, MisconfigurationException) as exc:  # e.g. accelerator="gpu" on a CPU-only box
         raise PanamaError(f"trainer: {exc}", "check the trainer options (accelerator, devices, strategy …)") from None
     started = time.perf_counter()
