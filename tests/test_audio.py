@@ -80,7 +80,7 @@ def test_check_output_hard_failures() -> None:
         audio.check_output(good[: SR // 2], x, sample_rate=SR)
     clipped = good.copy()
     clipped[10:20] = 1.0
-    with pytest.raises(PanamaError, match="clipped: 10 sample") as info:
+    with pytest.raises(PanamaError, match="clipped: 10 sample\\(s\\) flat at full scale") as info:
         audio.check_output(clipped, x, sample_rate=SR)
     assert "lower the output level" in str(info.value)
     with pytest.raises(PanamaError, match="is silent"):
@@ -95,6 +95,11 @@ def test_check_output_soft_warnings(tiny) -> None:
     quiet = 0.001 * np.sin(np.arange(SR) / 10)
     assert any("quiet" in w for w in audio.check_output(quiet, sample_rate=SR))
     assert any("DC offset" in w for w in audio.check_output(quiet + 0.05, sample_rate=SR))
+    # A float render run hot (+6 dB, smooth) is not clipped, only flagged; flat tops are.
+    hot = 2.0 * np.sin(2 * np.pi * 110 * np.arange(SR) / SR)
+    assert any("above full scale (+6.0 dBFS) without clipping" in w for w in audio.check_output(hot, sample_rate=SR))
+    with pytest.raises(PanamaError, match="flat at full scale"):
+        audio.check_output(np.clip(hot, -1, 1), sample_rate=SR)
     y = tiny.audio.copy()
     assert audio.check_output(y, sample_rate=SR, segments=tiny.segments) == []
     a, b = tiny.segments["validation_end"]

@@ -53,3 +53,18 @@ def test_installed_example_is_listed_and_proposes(site: Path) -> None:
     proposals = json.loads(result.stdout)
     assert proposals[0] == {"gain": 0.5, "bass": 0.5}
     assert len(proposals) == 3 and len({json.dumps(p) for p in proposals}) == 3
+
+
+@pytest.mark.slow
+def test_installed_example_runs_a_capture(site: Path, tmp_path: Path) -> None:
+    """`panama run --sampler example`: a third-party sampler drives the whole loop."""
+    capture = tmp_path / "amp"
+    result = _run(site, "-m", "panama.core.cli", "run", str(capture), "--sampler", "example",
+                  "--labeler", "sim", "--budget", "3", "--preset", "tiny", "--quiet")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (capture / "journal.jsonl").read_text().splitlines()]
+    proposed = [e for e in events if e["event"] == "proposed"]
+    assert {e["sampler"] for e in proposed} == {"example"}
+    settings = [e["setting"] for e in events if e["event"] == "labelled"]
+    assert len(settings) == 3 and settings[0] == {k: 0.5 for k in settings[0]}  # centre first
+    assert (capture / "exports" / "model.panama.json").exists()

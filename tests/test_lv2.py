@@ -169,3 +169,22 @@ def test_cli_capture_labels_through_studiopre(panama, tmp_path) -> None:
     assert data.y.shape[0] == 2 and not np.allclose(data.y[0], data.y[1])
     with open_label_source(f"lv2:{STUDIOPRE}", {"isolate": False}) as source:
         np.testing.assert_allclose(data.y[0], source.label(data.x, SR, data.settings[0]), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_panama_run_on_guitarix_studiopre(tmp_path) -> None:
+    """A short active-learning capture of a real LV2 amp, end to end through the CLI."""
+    from capture_helpers import run_cli
+
+    require_lv2()
+    capture = tmp_path / "studiopre"
+    result = run_cli("run", str(capture), "--labeler", f"lv2:{STUDIOPRE}", "--preset", "tiny",
+                     "--budget", "4", "--initial", "3", "--quiet")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (capture / "journal.jsonl").read_text().splitlines()]
+    labelled = [e for e in events if e["event"] == "labelled"]
+    assert len(labelled) == 4 and len({json.dumps(e["setting"], sort_keys=True) for e in labelled}) == 4
+    assert set(labelled[0]["setting"]) == set(STUDIOPRE_KNOBS)
+    assert [e["sampler"] for e in events if e["event"] == "proposed"] == ["sobol", "ensemble-disagreement"]
+    nam = json.loads((capture / "exports" / "default.nam").read_text())
+    assert nam["architecture"] == "WaveNet" and np.all(np.isfinite(nam["weights"]))

@@ -54,7 +54,7 @@ class Interface:
         take = self.takes.pop(0) if len(self.takes) > 1 else self.takes[0]
         gain, delay, drift = take.get("gain", 0.5), take.get("delay", DELAY), take.get("drift", 0.0)
         envelope = 1.0 - drift * np.linspace(0.0, 1.0, len(play))
-        y = np.tanh(2 * play) * gain * envelope
+        y = np.clip(np.tanh(2 * play) * gain * envelope, -1.0, 1.0)  # the converter clips at full scale
         return np.concatenate([np.zeros(delay, np.float32), y])[: len(play)].astype(np.float32)
 
 

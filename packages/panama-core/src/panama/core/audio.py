@@ -6,8 +6,10 @@ crash never leaves a half-written WAV under a real name.
 
 Thresholds (documented because tests and users rely on them):
 
-* clipped — at least ``CLIP_COUNT`` samples with ``|y| >= CLIP_LEVEL`` (0.999, i.e. full
-  scale for 16/24-bit PCM and beyond it for float files);
+* clipped — at least ``CLIP_COUNT`` samples of flat tops at or beyond ``CLIP_LEVEL`` (0.999
+  of full scale): a sample equal to its neighbour while ``|y| >= CLIP_LEVEL``. A converter or a
+  fixed-point file clips into plateaus; a float render that merely exceeds 0 dBFS (a plugin
+  run hot) keeps its shape, loses nothing and only earns a warning;
 * silent — peak below ``SILENCE_DBFS`` (−70 dBFS);
 * required leading silence of an input — ``LEADING_SILENCE_S`` (0.1 s) below
   ``LEADING_SILENCE_DBFS`` (−50 dBFS) before the first sound: it measures the noise floor and
@@ -134,11 +136,25 @@ def check_finite(y: np.ndarray, *, what: str) -> None:
         )
 
 
+def clipped_samples(y: np.ndarray) -> int:
+    """Samples on flat tops at full scale (each plateau sample, its first included)."""
+    y = np.asarray(y).reshape(-1)
+    if y.size < 2:
+        return 0
+    hot = np.abs(y) >= CLIP_LEVEL
+    flat = np.abs(np.diff(y)) <= 1e-7 * np.maximum(np.abs(y[1:]), 1.0)
+    pairs = hot[1:] & hot[:-1] & flat
+    on_plateau = np.zeros(y.size, dtype=bool)
+    on_plateau[1:] |= pairs
+    on_plateau[:-1] |= pairs
+    return int(np.count_nonzero(on_plateau))
+
+
 def check_clipped(y: np.ndarray, *, what: str) -> None:
-    count = int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
+    count = clipped_samples(y)
     if count >= CLIP_COUNT:
         raise PanamaError(
-            f"{what} is clipped: {count} sample(s) at full scale (peak {dbfs(np.max(np.abs(y))):+.1f} dBFS)",
+            f"{what} is clipped: {count} sample(s) flat at full scale (peak {dbfs(np.max(np.abs(y))):+.1f} dBFS)",
             "lower the output level (amp master, plugin output or interface input gain) by a few dB "
             "and record again",
         )
@@ -211,6 +227,9 @@ def check_output(
     check_not_silent(y, what=what)
     warnings: list[str] = []
     peak = float(np.max(np.abs(y)))
+    if peak > 1.0:
+        warnings.append(f"{what} peaks above full scale ({dbfs(peak):+.1f} dBFS) without clipping; fine for a "
+                        "float render, but a file written as 16/24-bit would clip")
     if peak < db_to_amplitude(QUIET_DBFS):
         warnings.append(f"{what} is quiet (peak {dbfs(peak):.0f} dBFS); raise the level for a better signal-to-noise ratio")
     dc = float(np.mean(y, dtype=np.float64))

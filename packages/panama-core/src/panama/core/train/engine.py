@@ -67,7 +67,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
         return self.steps_per_epoch
 
     def _settings(self, member: int) -> np.ndarray:
-        out = []
+        out: list[int] = []
         while len(out) < self.batch_size:
             if not self.queues[member]:
                 self.queues[member] = list(self.rngs[member].permutation(self.y.shape[0]))
@@ -224,7 +224,7 @@ def restore_best(net: Any, best_states: list[dict[str, torch.Tensor] | None]) ->
                 tensor.view(members, -1)[m].copy_(state[key].view(members, -1)[m])
 
 
-def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool) -> dict[str, Any]:
+def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool, steps_per_epoch: int) -> dict[str, Any]:
     import inspect
 
     allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
@@ -239,7 +239,8 @@ def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool) -> dic
         callbacks = [*callbacks, RichProgressBar(leave=True)]
     kwargs: dict[str, Any] = {
         "max_steps": recipe.steps or -1,
-        "max_epochs": recipe.epochs or -1,
+        # a finite epoch bound also when steps decide, so the progress bar reads "Epoch 3/12"
+        "max_epochs": recipe.epochs or math.ceil((recipe.steps or 1) / steps_per_epoch),
         "accelerator": "auto",
         "devices": 1,
         "logger": False,
@@ -282,7 +283,7 @@ def train(
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
     try:
-        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress))
+        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress, steps_per_epoch))
     except (ValueError, TypeError, RuntimeError, MisconfigurationException) as exc:  # e.g. accelerator="gpu" on a CPU-only box
         raise PanamaError(f"trainer: {exc}", "check the trainer options (accelerator, devices, strategy …)") from None
     started = time.perf_counter()
@@ -290,7 +291,7 @@ def train(
     net.cpu().eval()
     for p in net.parameters():
         p.grad = None
-    best = validator.history and min(validator.history, key=lambda e: e["val_mse"])
+    best: dict[str, Any] | None = min(validator.history, key=lambda e: e["val_mse"]) if validator.history else None
     first = validator.history[0] if validator.history else {}
     metrics: dict[str, Any] = {
         "steps": int(trainer.global_step),

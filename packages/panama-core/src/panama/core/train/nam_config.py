@@ -241,7 +241,12 @@ def _entries(value: DataEntry | list[DataEntry] | None) -> list[DataEntry]:
 
 def _dataset(entries: list[DataEntry], common: _Common, space: KnobSpace, base: Path, section: str,
              many: bool) -> tuple[TrainingData, int | None]:
-    xs, ys, knobs, settings, rate, ny = [], [], [], [], None, None
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    knobs: list[np.ndarray] = []
+    settings: list[dict[str, float]] = []
+    rate: int | None = None
+    ny: int | None = None
     for i, entry in enumerate(entries):
         where = f"data.{section}.{i}" if many else f"data.{section}"
         x, y, r, entry_ny = _slice(entry, common, base, where)
