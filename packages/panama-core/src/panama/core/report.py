@@ -169,8 +169,8 @@ def plot_pairs(unit: np.ndarray, names: Sequence[str], rounds: Sequence[int], pa
     size = min(2.0, 12 / (k - 1))
     fig, axes = plt.subplots(k - 1, k - 1, figsize=(size * (k - 1) + 1.2, size * (k - 1)), squeeze=False,
                              constrained_layout=True)
-    rounds = np.asarray(rounds, dtype=float)
-    vmax = max(1.0, float(rounds.max()) if rounds.size else 1.0)
+    colour = np.asarray(rounds, dtype=float)
+    vmax = max(1.0, float(colour.max()) if colour.size else 1.0)
     mappable = None
     for r in range(1, k):
         for c in range(k - 1):
@@ -178,7 +178,7 @@ def plot_pairs(unit: np.ndarray, names: Sequence[str], rounds: Sequence[int], pa
             if c >= r:
                 ax.axis("off")
                 continue
-            mappable = ax.scatter(unit[:, c], unit[:, r], c=rounds, cmap="viridis", vmin=0, vmax=vmax, s=14,
+            mappable = ax.scatter(unit[:, c], unit[:, r], c=colour, cmap="viridis", vmin=0, vmax=vmax, s=14,
                                   edgecolors="black", linewidths=0.3)
             ax.set_xlim(-0.05, 1.05)
             ax.set_ylim(-0.05, 1.05)
@@ -205,19 +205,19 @@ def plot_error_map(
     """Held-out ESR against each knob's value, with the labelled values as ticks underneath."""
     plt = _pyplot()
     unit = np.atleast_2d(np.asarray(unit, dtype=float))
-    esr = np.maximum(np.asarray(esr, dtype=float), 1e-12)
+    error = np.maximum(np.asarray(esr, dtype=float), 1e-12)
     fig, axes, cols = _knob_grid(plt, len(names), 3.6, 2.7)
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.axis("off")
             continue
-        ax.scatter(unit[:, i], esr, c=np.log10(esr), cmap="magma_r", s=16, edgecolors="black", linewidths=0.2)
+        ax.scatter(unit[:, i], error, c=np.log10(error), cmap="magma_r", s=16, edgecolors="black", linewidths=0.2)
         ax.set_yscale("log")
         ax.set_xlim(-0.02, 1.02)
         ax.set_title(names[i])
         ax.grid(True, which="both", alpha=0.25)
         if labelled is not None and len(labelled):
-            low = esr.min() / 2
+            low = error.min() / 2
             ax.plot(labelled[:, i], np.full(len(labelled), low), "|", color="#3b7dd8", ms=10, alpha=0.7)
         if i % cols == 0:
             ax.set_ylabel("held-out ESR")
