@@ -222,6 +222,12 @@ def test_evaluate_capture_writes_json_and_examples(trained_capture, tmp_path):
     # the same seed gives the same settings and numbers
     again = evaluate_capture(root, settings=5, seed=3)
     assert [x.mse for x in again.scores] == [x.mse for x in evaluation.scores]
+    assert evaluation.notes == []
+    # a model older than the labels is still evaluated, with a note saying so
+    with _sim() as sim:
+        Capture.open(root).label(sim, {"gain": 0.33})
+    stale = evaluate_capture(root, settings=2, seed=3)
+    assert len(stale.notes) == 1 and "trained on 4 settings" in stale.notes[0]
 
 
 @pytest.mark.slow

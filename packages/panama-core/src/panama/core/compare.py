@@ -511,7 +511,7 @@ def run_compare(
             f"labeler {spec.labeler!r} records a real device: it cannot label the same held-out settings for every run",
             "compare samplers on a software source (sim, vst:, lv2:, pedalboard)",
         )
-    checkpoints = plan_checkpoints(spec.budget, spec.checkpoints, spec.initial)
+    checkpoints = plan_checkpoints(spec.budget, spec.checkpoints, spec.initial or get_preset(spec.preset).initial)
     outdir.mkdir(parents=True, exist_ok=True)
     merged = load_or_write_spec(outdir, spec)
     heldout: Heldout | None = None

@@ -302,6 +302,7 @@ class Evaluation(BaseModel):
     summary: Summary
     scores: list[SettingScore]
     examples: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
 
 
 def make_evaluation(
@@ -507,6 +508,12 @@ def evaluate_capture(
         knob_space=space, worst=worst,
     )
     evaluation.examples = _write_examples(root, model, audio, chosen, targets, evaluation)
+    trained_on = (last_model_event(capture) or {}).get("labelled")
+    if trained_on is not None and trained_on != len(capture.labels()):
+        evaluation.notes.append(
+            f"the model was trained on {trained_on} settings but the capture now has {len(capture.labels())}; "
+            f"`panama run {root}` or `panama train {root}` brings it up to date"
+        )
     payload = evaluation.model_dump()
     write_json_atomic(root / EVALUATION_FILE, payload)
     if json_out is not None:

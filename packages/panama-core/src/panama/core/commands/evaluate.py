@@ -30,6 +30,10 @@ def evaluate(
         log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
     )
     render_evaluation(evaluation, out, rows=worst)
+    from panama.core.console import warning_line
+
+    for note in evaluation.notes:
+        warning_line(note)
     out.print(f"written to {directory / EVALUATION_FILE}" + (f" and {json_out}" if json_out else ""))
 
 
