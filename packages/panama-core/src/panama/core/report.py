@@ -407,6 +407,7 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
             ("#", *evaluation.knobs, "MSE", "ESR", "grade"),
         )
         intro = _note(f"{s.settings} held-out settings — {evaluation.source}; audio: {evaluation.audio}")
+        intro += "".join(_note(f"note: {note}") for note in evaluation.notes)
         held_unit = np.array([score.unit for score in evaluation.scores], dtype=float).reshape(len(evaluation.scores), -1)
         images = []
         if held_unit.shape[1]:
