@@ -20,7 +20,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     full_env = {**os.environ, "PANAMA_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "panama.core.cli", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120,
+        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=600,
     )
 
 
