@@ -166,7 +166,7 @@ def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
     started = time.perf_counter()
     again = panama(*args)
     assert again.returncode == 0, again.stderr
-    assert time.perf_counter() - started < 30
+    assert time.perf_counter() - started < 60  # nothing to train: seconds, with room for a loaded box
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == stamps
     assert json.loads((out / "results.json").read_text())["results"] == data["results"]
 
