@@ -39,8 +39,8 @@ RUN_PRESETS: dict[str, RunPreset] = {
         budget=8,
         initial=4,
         per_round=2,
-        ensemble={"steps": 25, "batch_size": 4, "segment_length": 2048, "lr": 4e-3},
-        final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3},
+        ensemble={"steps": 25, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 0.5},
+        final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 1.0},
         sampler_options={"ensemble-disagreement": {
             "steps": 15, "restarts": 4, "excerpt_seconds": 0.05, "score_excerpts": 2}},
     ),
@@ -50,8 +50,11 @@ RUN_PRESETS: dict[str, RunPreset] = {
         budget=16,
         initial=8,
         per_round=4,
-        ensemble={"steps": 150, "batch_size": 8, "segment_length": 4096, "lr": 4e-3},
-        final={"steps": 600, "batch_size": 16, "segment_length": 8192, "lr": 4e-3},
+        # Validating on the whole input would cost more than these short trainings themselves.
+        ensemble={"steps": 150, "batch_size": 8, "segment_length": 4096, "lr": 4e-3,
+                  "val_every": 150, "val_seconds": 1.0},
+        final={"steps": 600, "batch_size": 16, "segment_length": 8192, "lr": 4e-3,
+               "val_every": 100, "val_seconds": 3.0},
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
     ),
     "paper": RunPreset(
