@@ -1,33 +1,19 @@
-"""Atomic file writes: a temporary file in the same folder, fsync, rename.
+"""Atomic writes for evaluation, comparison and report files, on top of ``panama.core.fsutil``.
 
-A reader (or a resumed run) sees the old file or the new one, never half of one.
+These outputs are read by other tools, so their JSON is strict (no NaN/Infinity).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from panama.core.fsutil import write_json_atomic as _write_json_atomic
+from panama.core.fsutil import write_text_atomic
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+__all__ = ["write_json_atomic", "write_text_atomic"]
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
     """JSON with strict numbers (no NaN/Infinity, which other tools cannot read)."""
-    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    return _write_json_atomic(path, payload, allow_nan=False)

@@ -62,5 +62,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     return Path(path)
 
 
-def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> Path:
-    return write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], payload: Any, *, allow_nan: bool = True) -> Path:
+    """``allow_nan=False`` for files other tools read: NaN/Infinity are not JSON."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=allow_nan) + "\n")

@@ -9,7 +9,6 @@ what was proposed instead of asking the sampler again.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from panama.core.components import build, open_label_source
 from panama.core.errors import PanamaError
 from panama.core.faults import crash_point
+from panama.core.fsutil import write_json_atomic
 from panama.core.knobs import KnobSetting, KnobSpace
 from panama.core.presets import RunPreset, get_preset
 from panama.core.protocols import SamplerContext
@@ -50,16 +50,6 @@ def _same(space: KnobSpace, a: Mapping[str, float], b: Mapping[str, float]) -> b
 
 def _is_labelled(space: KnobSpace, labelled: list[KnobSetting], setting: Mapping[str, float]) -> bool:
     return any(_same(space, setting, done) for done in labelled)
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def pending_round(capture: Any) -> RoundPlan | None:
@@ -194,7 +184,7 @@ class Loop:
                 "it may have exhausted its design; try another sampler or a smaller budget",
             )
         notes = {k: v for k, v in context.notes.items() if k != "scores"}
-        _write_json_atomic(
+        write_json_atomic(
             self.capture.round_dir(round_index) / "proposals.json",
             {"round": round_index, "sampler": name, "settings": settings, "scores": kept_scores,
              "notes": _jsonable(notes)},

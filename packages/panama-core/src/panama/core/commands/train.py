@@ -8,8 +8,6 @@ capture and writes ``DIR/models/model.pt`` (best checkpoint) and ``DIR/models/cu
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ import typer
 
 from panama.core.console import out
 from panama.core.errors import PanamaError
+from panama.core.fsutil import write_json_atomic
 
 
 def _overrides(**values: Any) -> dict[str, Any]:
@@ -26,9 +25,7 @@ def _overrides(**values: Any) -> dict[str, Any]:
 def _write_curves(path: Path, model: Any, extra: dict[str, Any]) -> None:
     payload = {"net": model.net_name, "net_options": model.net_options, "metrics": model.metrics,
                "history": model.history, **extra}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, payload)
 
 
 def _summary(model: Any, where: Path) -> None:
