@@ -29,6 +29,8 @@ def model(net: str = "wavenet", **options: object) -> TrainedModel:
         for name, p in module.named_parameters():
             if "knob" in name:
                 p.mul_(3)
+            if name == "gain_weight":  # FiLM's output gain starts at 1 for every setting
+                p.copy_(torch.linspace(-0.8, 0.8, p.numel()).view_as(p))
     return TrainedModel(module.eval(), SPACE, 48_000, net, options, {"val_esr": 0.02, "val_mse": 1e-4})
 
 
@@ -36,10 +38,15 @@ def audio(n: int = 6000) -> np.ndarray:
     return (0.4 * np.random.default_rng(3).standard_normal(n)).astype(np.float32)
 
 
+CONDITIONING = ["bias", "film"]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("conditioning", CONDITIONING)
 @pytest.mark.parametrize(("layout", "release"), [("0.5", "0.12.3"), ("0.7", "0.13.0")])
-def test_nam_snapshot_loads_in_nams_own_loader(tmp_path, layout: str, release: str) -> None:
-    m = model()
+def test_nam_snapshot_loads_in_nams_own_loader(tmp_path, layout: str, release: str, conditioning: str) -> None:
+    """Every conditioning kind folds into a plain NAM WaveNet that NAM's own loader runs."""
+    m = model(conditioning=conditioning)
     rng = np.random.default_rng(int(float(layout) * 10))
     setting = SPACE.from_unit(rng.random(3))
     path = build("exporter", "nam").export(m, tmp_path / "amp.nam", setting, nam_version=layout)
@@ -63,9 +70,9 @@ def test_nam_layouts_share_the_weights(tmp_path) -> None:
     assert old["config"]["layers"][0]["kernel_size"] == 3 and new["config"]["layers"][0]["kernel_sizes"] == [3] * 7
 
 
-@pytest.mark.parametrize("net", ["wavenet", "lstm"])
+@pytest.mark.parametrize("net", ["wavenet", "film", "lstm"])
 def test_numpy_reference_matches_torch_at_three_settings(tmp_path, net: str) -> None:
-    m = model(net) if net == "wavenet" else model("lstm", hidden_size=5, warmup=20)
+    m = model("wavenet", conditioning="film" if net == "film" else "bias") if net != "lstm" else model("lstm", hidden_size=5, warmup=20)
     path = build("exporter", "panama").export(m, tmp_path / "amp.panama.json")
     ref = numpy_ref.load(path)
     assert ref.knob_space == SPACE and ref.receptive_field == m.receptive_field
@@ -90,9 +97,9 @@ def test_numpy_reference_imports_no_torch(tmp_path) -> None:
     assert out.strip() == "(100,) False"
 
 
-@pytest.mark.parametrize("net", ["wavenet", "lstm"])
+@pytest.mark.parametrize("net", ["wavenet", "film", "lstm"])
 def test_torchscript_matches(tmp_path, net: str) -> None:
-    m = model(net) if net == "wavenet" else model("lstm", hidden_size=5, warmup=20)
+    m = model("wavenet", conditioning="film" if net == "film" else "bias") if net != "lstm" else model("lstm", hidden_size=5, warmup=20)
     path = build("exporter", "torchscript").export(m, tmp_path / "amp.ts")
     scripted = torch.jit.load(str(path))
     x = audio(4500)

@@ -32,3 +32,29 @@ def test_panama_train_on_a_sim_capture(tmp_path, capsys) -> None:
     assert any(e["event"] == "model-trained" for e in capture_mod.Capture.open(root).events())
     assert run(["export", str(root), "--format", "nam", "--setting", "gain=0.5"]) == 0
     assert len(list((root / "exports").glob("*.nam"))) == 1
+
+
+def test_panama_train_dir_retrains_the_runs_own_net_and_recipe(tmp_path, capsys) -> None:
+    """`panama train DIR` with no options trains what `panama run` trained for that capture: the
+    run preset's final net and recipe (here tiny: nano, 60 steps), with capture.json's net options."""
+    from panama.core.presets import get_preset
+    from panama.core.train.records import final_plan
+
+    root = tmp_path / "amp"
+    capture = capture_mod.Capture.create(root, labeler="sim", preset="tiny", run_preset="tiny",
+                                         net_options={"conditioning": "film"})
+    amp = sim.SimAmp()
+    for gain in (0.2, 0.5, 0.8):
+        capture.label(amp, {"gain": gain})
+    assert run(["train", str(root), "--no-progress"]) == 0, capsys.readouterr().err
+    curves = json.loads((root / "models" / "curves.json").read_text())
+    tiny = get_preset("tiny").final
+    assert curves["net"] == "wavenet"
+    assert curves["net_options"]["preset"] == "nano" and curves["net_options"]["conditioning"] == "film"
+    assert {k: curves["recipe"][k] for k in tiny} == tiny
+    assert curves["metrics"]["steps"] == tiny["steps"]
+    assert curves["recipe"] == {**curves["recipe"], **final_plan(capture.config).recipe}
+    # the command line still overrides the plan
+    assert run(["train", str(root), "--steps", "5", "--preset", "feather", "--no-progress"]) == 0
+    curves = json.loads((root / "models" / "curves.json").read_text())
+    assert curves["metrics"]["steps"] == 5 and curves["net_options"]["preset"] == "feather"

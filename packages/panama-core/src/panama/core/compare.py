@@ -404,7 +404,7 @@ def run_directory(outdir: Path, sampler: str, seed: int, k: int | None = None) -
 def _finished(directory: Path, budget: int) -> bool:
     """A run is finished when its final model was trained on the whole budget."""
     from panama.core.capture import Capture
-    from panama.core.loop import last_model_event
+    from panama.core.train.records import last_model_event
 
     if not Capture.exists(directory):
         return False
@@ -451,12 +451,12 @@ def ensure_heldout(outdir: Path, spec: CompareSpec, capture: Any) -> Heldout:
 def checkpoint_model(capture: Any, k: int, *, progress: bool) -> Any:
     """The final recipe trained on the capture's first ``k`` labels (saved next to the run)."""
     from panama.core import train
-    from panama.core.loop import Loop
+    from panama.core.train.records import final_plan
 
     path = capture_root(capture) / "checkpoints" / f"k{k:04d}.pt"
     if path.exists():
         return train.TrainedModel.load(path)
-    model = Loop(capture, progress=progress).fit_final(first_labels(capture.dataset(), k))
+    model = final_plan(capture.config).fit(first_labels(capture.dataset(), k), knob_space=capture.knob_space, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return model
@@ -489,9 +489,9 @@ def run_compare(
 ) -> CompareResult:
     """Run (or resume) every sampler × seed, score every checkpoint, write results and plot."""
     from panama.core.evaluate import source_is_deterministic
-    from panama.core.loop import load_final_model
     from panama.core.plugins import get_registry
     from panama.core.presets import get_preset
+    from panama.core.train.records import load_final_model
 
     log = log or (lambda message: None)
     outdir = Path(outdir)

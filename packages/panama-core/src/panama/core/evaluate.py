@@ -472,7 +472,7 @@ def evaluate_capture(
     target and predicted audio of the worst and a typical setting under ``DIR/evaluation/``.
     """
     from panama.core.capture import Capture
-    from panama.core.loop import last_model_event, load_final_model
+    from panama.core.train.records import last_model_event, load_final_model
 
     log = log or (lambda message: None)
     capture = Capture.open(Path(directory))

@@ -23,6 +23,9 @@ from panama.core.fsutil import write_json_atomic
 from panama.core.knobs import KnobSetting, KnobSpace
 from panama.core.presets import RunPreset, get_preset
 from panama.core.protocols import SamplerContext
+from panama.core.train.records import final_plan, last_model_event, load_final_model, seed_for
+
+__all__ = ["Loop", "last_model_event", "load_final_model", "run_capture"]
 
 # Two settings closer than this (max-norm in the unit cube) are the same setting.
 SAME_SETTING = 1e-6
@@ -70,11 +73,6 @@ def pending_round(capture: Any) -> RoundPlan | None:
 
 def finished_rounds(capture: Any) -> int:
     return sum(1 for e in capture.events() if e.get("event") == "round-finished")
-
-
-def last_model_event(capture: Any) -> dict[str, Any] | None:
-    events = [e for e in capture.events() if e.get("event") == "model-trained"]
-    return events[-1] if events else None
 
 
 class Loop:
@@ -131,7 +129,7 @@ class Loop:
         return fit
 
     def _seed(self, round_index: int) -> int:
-        return int(np.random.SeedSequence([self.config.seed, round_index]).generate_state(1)[0])
+        return seed_for(self.config.seed, round_index)
 
     # -- one step -------------------------------------------------------------------------
     def _sampler_for(self, labelled: int) -> tuple[str, dict[str, Any]]:
@@ -206,31 +204,14 @@ class Loop:
             self.capture.label(self.source, setting)
         self.capture.journal("round-finished", round=plan.round, labelled=len(self.capture.labelled_settings()))
 
-    def final_recipe(self) -> Any:
-        from panama.core import train
-
-        return train.Recipe(**{**self.preset.final, "seed": self._seed(10_000)})
-
-    def fit_final(self, data: Any) -> Any:
-        """The final recipe (net, options, steps, seed) on ``data``: the whole capture, or the
-        first k labels when ``panama compare`` scores a run at an intermediate budget."""
-        from panama.core import train
-
-        return train.fit(
-            data,
-            net=self.config.net or self.preset.net,
-            net_options={**self.preset.net_options, **self.config.net_options},
-            recipe=self.final_recipe(),
-            knob_space=self.capture.knob_space,
-            progress=self.progress,
-        )
-
     def train_final(self) -> Any:
-        self.log("training the final model")
-        model = self.fit_final(self.capture.dataset())
+        from panama.core import train
         from panama.core.train.records import record_model
 
-        record_model(self.capture, model, self.final_recipe())
+        self.log("training the final model")
+        plan = final_plan(self.config)
+        model = plan.fit(self.capture.dataset(), knob_space=self.capture.knob_space, progress=self.progress)
+        record_model(self.capture, model, train.Recipe(**plan.recipe))
         return model
 
     def export(self, model: Any) -> list[Path]:
@@ -274,15 +255,6 @@ class Loop:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-
-
-def load_final_model(capture: Any) -> Any:
-    event = last_model_event(capture)
-    if event is None:
-        raise PanamaError(f"{capture.root} has no trained model yet", f"run `panama run {capture.root}` or `panama train {capture.root}`")
-    from panama.core import train
-
-    return train.TrainedModel.load(capture.root / event["path"])
 
 
 def run_capture(

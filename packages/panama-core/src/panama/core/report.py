@@ -365,7 +365,7 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
         ("budget", config.budget), ("sample rate", capture.sample_rate),
         ("knobs", ", ".join(k.describe() for k in space)),
     ]
-    from panama.core.loop import last_model_event
+    from panama.core.train.records import last_model_event
 
     model_event = last_model_event(capture)
     for name, value in ((model_event or {}).get("metrics") or {}).items():

@@ -64,6 +64,9 @@ class ReferenceModel:
 
     def _wavenet(self, x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
         t, head = self.t, None
+        film = self.config.get("conditioning", "bias") == "film" and knobs.size > 0
+        if "embed_weight" in t:  # FiLM's shared knob embedding
+            knobs = np.tanh(t["embed_weight"] @ knobs + t["embed_bias"])
         h = x[None, :]  # [channels, time]
         for i, arr in enumerate(self.config["layers"]):
             p = f"arrays.{i}."
@@ -77,10 +80,15 @@ class ReferenceModel:
                 k = w.shape[2]
                 length = h.shape[1] - (k - 1) * d
                 z = sum(w[:, :, tap] @ h[:, tap * d : tap * d + length] for tap in range(k))
+                z = z + t[q + "mixer_weight"][:, :, 0] @ x[None, -length:]
                 bias = t[q + "conv_bias"].copy()
                 if q + "knob_weight" in t:
-                    bias += t[q + "knob_weight"] @ knobs + t[q + "knob_bias"]
-                z = z + bias[:, None] + t[q + "mixer_weight"][:, :, 0] @ x[None, -length:]
+                    term = t[q + "knob_weight"] @ knobs + t[q + "knob_bias"]
+                    if film:  # scale and shift of the conv + mixer sum
+                        z = z * (1.0 + term[: w.shape[0], None])
+                        term = term[w.shape[0] :]
+                    bias += term
+                z = z + bias[:, None]
                 act = _ACTIVATIONS[arr["activation"]]
                 if arr["gated"]:
                     c = arr["channels"]
@@ -93,7 +101,8 @@ class ReferenceModel:
             if p + "head_bias" in t:
                 head = head + t[p + "head_bias"][:, None]
         assert head is not None
-        return self.config["head_scale"] * head[0]
+        gain = float(np.exp(t["gain_weight"][0] @ knobs + t["gain_bias"][0])) if "gain_weight" in t else 1.0
+        return self.config["head_scale"] * gain * head[0]
 
     def _lstm(self, x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
         t, n = self.t, x.shape[0]

@@ -70,6 +70,14 @@ class WaveNetConfig(ComponentConfig):
     layers: list[LayerArrayConfig] | None = None
     head_scale: float = 0.02
     num_knobs: int = Field(default=0, ge=0)
+    # How the knobs reach the layers. "bias": the paper's Linear(K -> channels) added before the
+    # activation. "film": a per-layer scale *and* shift of the pre-activation (a gain knob is a
+    # scale; an additive term can only move the operating point), from a small knob embedding
+    # shared by all layers (``knob_hidden`` units, 0 = the raw knobs), plus a knob-dependent
+    # output gain. Both fold exactly into a plain NAM WaveNet at a fixed setting.
+    conditioning: Literal["bias", "film"] = "bias"
+    knob_hidden: int = Field(default=16, ge=0)
+    output_gain: bool = True
 
     @model_validator(mode="after")
     def _check_chain(self) -> WaveNetConfig:
@@ -106,39 +114,53 @@ def _activation(name: str, z: torch.Tensor) -> torch.Tensor:
 class _Layer(nn.Module):
     """One dilated layer; parameters are ``members`` stacked blocks along the first axis."""
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int, activation: str, gated: bool, knobs: int, members: int):
+    def __init__(self, channels: int, kernel_size: int, dilation: int, activation: str, gated: bool, knobs: int, members: int,
+                 film: bool = False):
         super().__init__()
         mid = 2 * channels if gated else channels
         self.channels, self.mid, self.dilation, self.members = channels, mid, dilation, members
-        self.activation, self.gated, self.knobs = activation, gated, knobs
+        self.activation, self.gated, self.knobs, self.film = activation, gated, knobs, film
         self.use_matmul = channels <= MATMUL_MAX_CHANNELS
         self.conv_weight = nn.Parameter(torch.empty(members * mid, channels, kernel_size))
         self.conv_bias = nn.Parameter(torch.empty(members * mid))
         self.mixer_weight = nn.Parameter(torch.empty(members * mid, 1, 1))
         self.out_weight = nn.Parameter(torch.empty(members * channels, channels, 1))
         self.out_bias = nn.Parameter(torch.empty(members * channels))
-        # Linear(K -> mid) on the knob vector; an empty matrix when K = 0 keeps the code uniform.
-        self.knob_weight = nn.Parameter(torch.empty(members * mid, knobs)) if knobs else None
-        self.knob_bias = nn.Parameter(torch.empty(members * mid)) if knobs else None
+        # Linear(K -> mid) on the knob vector (FiLM: Linear(E -> 2 mid), scale and shift, on the
+        # knob embedding); None when K = 0.
+        rows = 2 * mid if film else mid
+        self.knob_weight = nn.Parameter(torch.empty(members * rows, knobs)) if knobs else None
+        self.knob_bias = nn.Parameter(torch.empty(members * rows)) if knobs else None
 
-    def bias(self, knobs: torch.Tensor) -> torch.Tensor:
-        """Conv bias plus knob term per batch item and member: ``[B, M, mid, 1]``."""
+    def condition(self, knobs: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(scale, bias)`` per batch item and member, ``[B, M, mid, 1]`` each (scale None
+        without FiLM). The bias is the conv bias plus the knob term."""
         m, mid = self.members, self.mid
         bias = self.conv_bias.view(1, m, mid)
-        if self.knob_weight is not None and self.knob_bias is not None:
-            w = self.knob_weight.view(m, mid, self.knobs)
-            bias = bias + torch.einsum("bmk,mck->bmc", knobs, w) + self.knob_bias.view(1, m, mid)
-        return bias.unsqueeze(-1)
+        scale: torch.Tensor | None = None
+        weight, knob_bias = self.knob_weight, self.knob_bias
+        if weight is not None and knob_bias is not None:
+            rows = 2 * mid if self.film else mid
+            term = torch.einsum("bmk,mck->bmc", knobs, weight.view(m, rows, self.knobs)) + knob_bias.view(1, m, rows)
+            if self.film:
+                scale = (1.0 + term[:, :, :mid]).unsqueeze(-1)
+                term = term[:, :, mid:]
+            bias = bias + term
+        return scale, bias.unsqueeze(-1)
 
-    def forward(self, h: torch.Tensor, c: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, h: torch.Tensor, c: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.use_matmul:
-            return self._forward_matmul(h, c, bias)
+            return self._forward_matmul(h, c, scale, bias)
         z = F.conv1d(h, self.conv_weight, None, dilation=self.dilation, groups=self.members)
         b, _, length = z.shape
         m, mid = self.members, self.mid
-        # input mixer (1x1 conv of the raw input) and bias in one broadcast op, then the conv
-        mix = torch.addcmul(bias, c[:, :, -length:].unsqueeze(2), self.mixer_weight.view(1, m, mid, 1))
-        z = z + mix.reshape(b, m * mid, length)
+        if scale is None:
+            # input mixer (1x1 conv of the raw input) and bias in one broadcast op, then the conv
+            mix = torch.addcmul(bias, c[:, :, -length:].unsqueeze(2), self.mixer_weight.view(1, m, mid, 1))
+            z = z + mix.reshape(b, m * mid, length)
+        else:
+            zz = torch.addcmul(z.view(b, m, mid, length), c[:, :, -length:].unsqueeze(2), self.mixer_weight.view(1, m, mid, 1))
+            z = torch.addcmul(bias, zz, scale).reshape(b, m * mid, length)
         if self.gated:
             zz = z.view(b, m, mid, length)
             a = (_activation(self.activation, zz[:, :, : self.channels]) * torch.sigmoid(zz[:, :, self.channels :]))
@@ -148,7 +170,7 @@ class _Layer(nn.Module):
         h = h[:, :, -length:] + F.conv1d(a, self.out_weight, self.out_bias, groups=m)
         return h, a
 
-    def _forward_matmul(self, h: torch.Tensor, c: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_matmul(self, h: torch.Tensor, c: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same layer as batched matmuls: the k dilated taps of ``h`` and the raw input are
         stacked along channels, so conv and input mixer are one product. With few channels
         (NAM's nano/feather/lite arrays) this beats oneDNN's conv1d on CPU."""
@@ -162,7 +184,8 @@ class _Layer(nn.Module):
             [self.conv_weight.view(m, mid, ch, k).transpose(2, 3).reshape(m, mid, k * ch), self.mixer_weight.view(m, mid, 1)],
             dim=2,
         )
-        z = torch.matmul(weight.unsqueeze(0), torch.cat(taps, dim=2)) + bias  # [B, M, mid, L]
+        z = torch.matmul(weight.unsqueeze(0), torch.cat(taps, dim=2))  # [B, M, mid, L]
+        z = z + bias if scale is None else torch.addcmul(bias, z, scale)
         if self.gated:
             a = _activation(self.activation, z[:, :, :ch]) * torch.sigmoid(z[:, :, ch:])
         else:
@@ -172,12 +195,12 @@ class _Layer(nn.Module):
 
 
 class _LayerArray(nn.Module):
-    def __init__(self, cfg: LayerArrayConfig, knobs: int, members: int):
+    def __init__(self, cfg: LayerArrayConfig, knobs: int, members: int, film: bool = False):
         super().__init__()
         self.members = members
         self.rechannel_weight = nn.Parameter(torch.empty(members * cfg.channels, cfg.input_size, 1))
         self.layers = nn.ModuleList(
-            _Layer(cfg.channels, cfg.kernel_size, d, cfg.activation, cfg.gated, knobs, members) for d in cfg.dilations
+            _Layer(cfg.channels, cfg.kernel_size, d, cfg.activation, cfg.gated, knobs, members, film) for d in cfg.dilations
         )
         self.head_weight = nn.Parameter(torch.empty(members * cfg.head_size, cfg.channels, 1))
         self.head_bias = nn.Parameter(torch.empty(members * cfg.head_size)) if cfg.head_bias else None
@@ -189,7 +212,8 @@ class _LayerArray(nn.Module):
         if head is not None:
             head = head[:, :, -out_length:]
         for layer in self.layers:
-            h, a = layer(h, c, layer.bias(knobs))
+            scale, bias = layer.condition(knobs)
+            h, a = layer(h, c, scale, bias)
             head = a[:, :, -out_length:] if head is None else head + a[:, :, -out_length:]
         assert head is not None
         return F.conv1d(head, self.head_weight, self.head_bias, groups=self.members), h
@@ -212,7 +236,17 @@ class WaveNet(nn.Module):
         self.num_knobs = self.config.num_knobs
         self.head_scale = self.config.head_scale
         arrays = self.config.resolved_layers()
-        self.arrays = nn.ModuleList(_LayerArray(cfg, self.num_knobs, members) for cfg in arrays)
+        k = self.num_knobs
+        film = self.config.conditioning == "film" and k > 0
+        hidden = self.config.knob_hidden if film else 0
+        # FiLM's shared knob embedding tanh(W k + b) and output gain exp(w . e + b); None otherwise
+        self.embed_weight = nn.Parameter(torch.empty(members * hidden, k)) if hidden else None
+        self.embed_bias = nn.Parameter(torch.empty(members * hidden)) if hidden else None
+        self.embed_size = hidden or k
+        use_gain = film and self.config.output_gain
+        self.gain_weight = nn.Parameter(torch.empty(members, self.embed_size)) if use_gain else None
+        self.gain_bias = nn.Parameter(torch.empty(members)) if use_gain else None
+        self.arrays = nn.ModuleList(_LayerArray(cfg, self.embed_size if k else 0, members, film) for cfg in arrays)
         self.receptive_field = 1 + sum(a.shrink for a in self.arrays)
         self.reset_parameters(seeds if seeds is not None else [int(torch.randint(0, 2**31 - 1, ()).item()) for _ in range(members)])
 
@@ -236,15 +270,23 @@ class WaveNet(nn.Module):
                 })
                 if module.knob_weight is not None:
                     fans[id(module.knob_weight)] = fans[id(module.knob_bias)] = module.knobs
+                    if module.film:  # start near the identity: scale ~ 1, small shift
+                        fans[id(module.knob_weight)] = fans[id(module.knob_bias)] = module.knobs * 16
             elif isinstance(module, _LayerArray):
                 fans[id(module.rechannel_weight)] = module.rechannel_weight.shape[1]
                 fans[id(module.head_weight)] = module.head_weight.shape[1]
                 if module.head_bias is not None:
                     fans[id(module.head_bias)] = module.head_weight.shape[1]
+        if self.embed_weight is not None:
+            fans[id(self.embed_weight)] = fans[id(self.embed_bias)] = self.num_knobs
+        gains = {id(self.gain_weight), id(self.gain_bias)} - {id(None)}
         for m, seed in enumerate(seeds):
             gen = torch.Generator().manual_seed(int(seed))
             for p in self.parameters():
                 block = p.view(self.members, -1)[m]
+                if id(p) in gains:  # output gain starts at exp(0) = 1
+                    block.zero_()
+                    continue
                 bound = 1.0 / math.sqrt(fans[id(p)])
                 block.copy_(torch.rand(block.shape, generator=gen) * 2 * bound - bound)
 
@@ -273,14 +315,39 @@ class WaveNet(nn.Module):
         """A K = 0 net equal to this one at the unit knob vector ``knobs[K]`` (single nets only)."""
         if self.members != 1:
             raise ValueError("fold a single member (use .member(i) first)")
-        config = self.config.model_copy(update={"num_knobs": 0})
+        config = self.config.model_copy(update={"num_knobs": 0, "conditioning": "bias"})
         out = WaveNet(config, seeds=[0])
-        knob_vec = torch.as_tensor(knobs, dtype=torch.float32).reshape(1, 1, -1)
-        state = {k: v for k, v in self.state_dict().items() if "knob_" not in k}
+        embedding = self.embed(torch.as_tensor(knobs, dtype=torch.float32).reshape(1, 1, -1))
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith(("embed_", "gain_")) and "knob_" not in k}
         out.load_state_dict(state)
         for mine, theirs in zip(_layers(out), _layers(self), strict=False):
-            mine.conv_bias.copy_(theirs.bias(knob_vec).reshape(-1))
+            scale, bias = theirs.condition(embedding)
+            mine.conv_bias.copy_(bias.reshape(-1))
+            if scale is not None:  # a scale of the conv + mixer sum is a scale of their weights
+                mine.conv_weight.mul_(scale.reshape(-1, 1, 1))
+                mine.mixer_weight.mul_(scale.reshape(-1, 1, 1))
+        gain = self.gain(embedding)
+        if gain is not None:
+            last = out.arrays[-1]
+            last.head_weight.mul_(gain.reshape(-1, 1, 1))
+            if last.head_bias is not None:
+                last.head_bias.mul_(gain.reshape(-1))
         return out
+
+    def embed(self, knobs: torch.Tensor) -> torch.Tensor:
+        """The knob embedding every layer's conditioning reads: ``[B, M, E]``."""
+        weight, bias = self.embed_weight, self.embed_bias
+        if weight is None or bias is None:
+            return knobs
+        m = self.members
+        return torch.tanh(torch.einsum("bmk,mhk->bmh", knobs, weight.view(m, -1, self.num_knobs)) + bias.view(1, m, -1))
+
+    def gain(self, embedding: torch.Tensor) -> torch.Tensor | None:
+        """FiLM's knob-dependent output gain ``[B, M, 1]`` (None without one)."""
+        weight, bias = self.gain_weight, self.gain_bias
+        if weight is None or bias is None:
+            return None
+        return torch.exp(torch.einsum("bme,me->bm", embedding, weight) + bias.view(1, -1)).unsqueeze(-1)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
@@ -289,13 +356,16 @@ class WaveNet(nn.Module):
             x = x.unsqueeze(1).expand(-1, self.members, -1)
         if knobs.dim() == 2:
             knobs = knobs.unsqueeze(1).expand(-1, self.members, -1)
-        knobs = knobs.to(x.dtype)
+        embedding = self.embed(knobs.to(x.dtype))
         h = x
         head: torch.Tensor | None = None
         for array in self.arrays:
-            head, h = array(h, x, knobs, head)
+            head, h = array(h, x, embedding, head)
         assert head is not None
         y = self.head_scale * head
+        gain = self.gain(embedding)
+        if gain is not None:
+            y = y * gain
         return y[:, 0] if squeeze else y
 
 

@@ -86,26 +86,19 @@ def train(
     except ImportError:
         raise PanamaError("capture support is not installed", "install panama-core with the capture module") from None
     capture = Capture.open(directory)
-    config = capture.config
-    net_name = net or getattr(config, "net", None) or "wavenet"
-    options = dict(getattr(config, "net_options", None) or {}) if net is None else {}
-    options.pop("num_knobs", None)
-    if preset is not None:
-        options["preset"] = preset
-    elif "preset" not in options and net_name == "wavenet":
-        options["preset"] = "standard"
+    from panama.core.train.records import final_plan, record_model
+
+    # the run's own net and recipe (its preset and capture.json), then the command line's
+    final = final_plan(capture.config, net=net, net_options={"preset": preset} if preset else None, recipe=overrides)
     try:
-        base = {"seed": getattr(config, "seed", 0) or 0, **dict(getattr(config, "recipe", None) or {})}
-        recipe = Recipe.model_validate({**base, **overrides})
+        recipe = Recipe.model_validate(final.recipe)
     except ValidationError as exc:
         raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
     data = capture.dataset()
     models = capture.models_dir
     models.mkdir(parents=True, exist_ok=True)
-    model = fit(data, net=net_name, net_options=options, recipe=recipe, knob_space=capture.knob_space,
+    model = fit(data, net=final.net, net_options=final.net_options, recipe=recipe, knob_space=capture.knob_space,
                 progress=progress, checkpoint_path=models / "model.pt")
-    from panama.core.train.records import record_model
-
     _summary(model, record_model(capture, model, recipe))
 
 

@@ -60,6 +60,10 @@ class SegmentStream(torch.utils.data.IterableDataset):
                 "use longer recordings or a smaller net",
             )
         self.batch_size, self.steps_per_epoch = recipe.batch_size, steps_per_epoch
+        # 1 / each setting's output energy: the "esr" loss weighs every setting alike, whatever
+        # its level (a quiet setting's error counts as much as a loud one's)
+        energy = np.mean(np.square(self.y, dtype=np.float64), axis=1)
+        self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         self.queues: list[list[int]] = [[] for _ in seeds]
 
@@ -74,7 +78,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
             out.append(self.queues[member].pop())
         return np.array(out)
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         span = self.length + self.rf - 1
         last_start = self.x.shape[-1] - span
         settings = np.stack([self._settings(m) for m in range(len(self.rngs))], axis=1)  # [B, M]
@@ -82,33 +86,45 @@ class SegmentStream(torch.utils.data.IterableDataset):
         idx = starts[..., None] + np.arange(span)
         x = self.x[settings[..., None], idx] if self.x.ndim == 2 else self.x[idx]
         y = self.y[settings[..., None], idx[..., self.rf - 1 :]]
-        return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y)
+        weights = torch.from_numpy(self.inv_energy[settings])  # [B, M]
+        return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y), weights
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
         for _ in range(self.steps_per_epoch):
             yield self.batch()
 
 
-def _loss_fn(recipe: Recipe) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Per-member loss ``[M]`` from ``pred, target [B, M, T]``."""
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
-    def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+
+def _loss_fn(recipe: Recipe) -> LossFn:
+    """Per-member loss ``[M]`` from ``pred, target [B, M, T]`` and ``inv_energy [B, M]``.
+
+    ``esr`` is the error-to-signal ratio *per setting* (each segment's squared error over its
+    setting's whole output energy), so every setting counts alike; a ratio of the batch's pooled
+    error and pooled energy would weigh settings by loudness exactly as MSE does.
+    """
+
+    def mse(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
         return (pred - target).pow(2).mean(dim=(0, 2))
+
+    def esr(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
+        return ((pred - target).pow(2).mean(dim=2) * inv_energy).mean(dim=0)
 
     if recipe.loss == "mse":
         return mse
     if recipe.loss == "esr":
-        return lambda p, t: mse(p, t) / (t.pow(2).mean(dim=(0, 2)) + 1e-8)
+        return esr
     import auraloss
 
     stft = auraloss.freq.MultiResolutionSTFTLoss()
     coef, weight = recipe.pre_emphasis, recipe.mrstft_weight
 
-    def mrstft(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def mrstft(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
         b, m, t = pred.shape
         pe = lambda s: (s[..., 1:] - coef * s[..., :-1]).permute(1, 0, 2).reshape(m, b, 1, t - 1)  # noqa: E731
         spectral = torch.stack([stft(p, q) for p, q in zip(pe(pred), pe(target), strict=False)])
-        return mse(pred, target) + weight * spectral
+        return mse(pred, target, inv_energy) + weight * spectral
 
     return mrstft
 
@@ -122,14 +138,32 @@ class TrainModule(pl.LightningModule):
         return run_net(self.net, x, knobs)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, knobs, y = batch
-        per_member = self.loss_fn(self(x, knobs), y)
+        x, knobs, y, inv_energy = batch
+        per_member = self.loss_fn(self(x, knobs), y, inv_energy)
         self.log("loss", per_member.mean(), prog_bar=True, on_step=True, batch_size=x.shape[0])
         self.last_losses = per_member.detach()
         return per_member.sum()
 
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        if self.recipe.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.recipe.grad_clip)
+
     def configure_optimizers(self) -> Any:
         opt = torch.optim.Adam(self.net.parameters(), lr=self.recipe.lr)
+        if self.recipe.lr_schedule == "cosine":
+            # linear warm-up, then a cosine to lr_final_fraction of lr at the last step: the last
+            # weights are then about the best, so choosing a checkpoint needs no held-out settings
+            total, warm = max(1, self.recipe.steps or 1), self.recipe.warmup_steps
+            floor = self.recipe.lr_final_fraction
+
+            def factor(step: int) -> float:
+                if step < warm:
+                    return (step + 1) / warm
+                done = min(1.0, (step - warm) / max(1, total - warm))
+                return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done))
+
+            sched: Any = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.recipe.lr_decay)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
@@ -138,17 +172,32 @@ class Validator(pl.Callback):
     """Validation MSE/ESR per member on held-out settings; keeps each member's best weights."""
 
     def __init__(self, val: TrainingData, members: int, every: int, max_samples: int | None,
-                 on_best: Callable[[Any, dict[str, Any]], None] | None = None):
-        t = val.length if max_samples is None else min(val.length, max_samples)
-        x = val.x[..., :t]
-        self.x = torch.from_numpy(np.array(x if x.ndim == 2 else np.tile(x, (val.num_settings, 1))))
-        self.y, self.knobs = torch.from_numpy(val.y[:, :t]), torch.from_numpy(val.knobs)
+                 on_best: Callable[[Any, dict[str, Any]], None] | None = None, select: str = "mse",
+                 receptive_field: int = 1):
+        x_all = val.x if val.x.ndim == 2 else np.broadcast_to(val.x, (val.num_settings, val.length))
+        self.x, self.y = self._windows(x_all, val.y, max_samples, receptive_field)
+        self.knobs = torch.from_numpy(val.knobs)
         self.members, self.every, self.on_best = members, every, on_best
+        self.select = select  # "mse" or "esr": the metric that picks each member's best weights
         self.best = [math.inf] * members
         self.best_step = [0] * members
         self.best_states: list[dict[str, torch.Tensor] | None] = [None] * members
         self.history: list[dict[str, Any]] = []
         self.started = time.perf_counter()
+
+    @staticmethod
+    def _windows(x: np.ndarray, y: np.ndarray, max_samples: int | None, rf: int, pieces: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x[S, P, span]`` and ``y[S, P, span]``: the whole audio, or (capped) ``pieces`` windows
+        spread evenly over it, so a short validation still hears every part of the signal (its
+        first seconds alone are mostly silence and latency blips)."""
+        length = x.shape[-1]
+        if max_samples is None or max_samples >= length:
+            return torch.from_numpy(np.array(x[:, None])), torch.from_numpy(np.array(y[:, None]))
+        out = max(1, (max_samples - (rf - 1)) // pieces)
+        span = min(length, out + rf - 1)
+        starts = np.linspace(0, length - span, pieces).astype(int)
+        idx = starts[:, None] + np.arange(span)
+        return torch.from_numpy(np.array(x[:, idx])), torch.from_numpy(np.array(y[:, idx]))
 
     @torch.no_grad()
     def evaluate(self, module: TrainModule) -> tuple[list[float], list[float]]:
@@ -158,13 +207,14 @@ class Validator(pl.Callback):
         se, esr = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
         count = 0
         for x, y, k in zip(self.x, self.y, self.knobs, strict=True):
+            pieces = x.shape[0]
             x = x.to(module.device)
-            pred = module(x.reshape(1, 1, -1).expand(1, m, -1), k.to(module.device).view(1, 1, -1).expand(1, m, -1))[0]
-            target = y[rf - 1 :].to(module.device)
-            err = (pred - target).double().pow(2).sum(dim=1).cpu()
+            pred = module(x.unsqueeze(1).expand(pieces, m, -1), k.to(module.device).view(1, 1, -1).expand(pieces, m, -1))
+            target = y[:, rf - 1 :].to(module.device).unsqueeze(1)  # [P, 1, L]
+            err = (pred - target).double().pow(2).sum(dim=(0, 2)).cpu()
             se += err
             esr += err / (target.double().pow(2).sum().cpu() + 1e-12)
-            count += target.shape[0]
+            count += target.numel()
         module.net.train(was_training)
         return (se / count).tolist(), (esr / len(self.y)).tolist()
 
@@ -181,9 +231,10 @@ class Validator(pl.Callback):
             entry["val_mse_members"], entry["val_esr_members"] = mse, esr
         self.history.append(entry)
         state = None
+        chosen = esr if self.select == "esr" else mse
         for m in range(self.members):
-            if mse[m] < self.best[m]:
-                self.best[m], self.best_step[m] = mse[m], step
+            if chosen[m] < self.best[m]:
+                self.best[m], self.best_step[m] = chosen[m], step
                 state = state or {k: v.detach().clone() for k, v in module.net.state_dict().items()}
                 self.best_states[m] = state
         if state is not None and self.on_best is not None:
@@ -279,7 +330,8 @@ def train(
     stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
     max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * data.sample_rate) + rf - 1
-    validator = Validator(val, members, recipe.val_every, max_val, on_best)
+    validator = Validator(val, members, recipe.val_every, max_val, on_best, select="esr" if recipe.loss == "esr" else "mse",
+                          receptive_field=rf)
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
     try:
@@ -291,14 +343,16 @@ def train(
     net.cpu().eval()
     for p in net.parameters():
         p.grad = None
-    best: dict[str, Any] | None = min(validator.history, key=lambda e: e["val_mse"]) if validator.history else None
+    best: dict[str, Any] | None = min(validator.history, key=lambda e: e[f"val_{validator.select}"]) if validator.history else None
     first = validator.history[0] if validator.history else {}
     metrics: dict[str, Any] = {
         "steps": int(trainer.global_step),
         "train_seconds": round(time.perf_counter() - started, 3),
         "initial_val_mse": first.get("val_mse"),
         "initial_val_esr": first.get("val_esr"),
-        "val_mse": [float(v) for v in validator.best] if members > 1 else float(validator.best[0]),
+        "val_mse": ([min((e["val_mse_members"][m] for e in validator.history if e["step"] == s), default=math.inf)
+                     for m, s in enumerate(validator.best_step)] if members > 1
+                    else float(best["val_mse"]) if best else math.inf),
         "best_step": validator.best_step if members > 1 else validator.best_step[0],
         "val_settings": int(val.num_settings),
     }

@@ -25,6 +25,11 @@ class Recipe(BaseModel):
     segment_length: int = Field(default=8192, ge=1, description="output samples per segment")
     lr: float = Field(default=4e-3, gt=0)
     lr_decay: float = Field(default=0.993, gt=0, le=1, description="ExponentialLR gamma per epoch")
+    lr_schedule: Literal["exponential", "cosine"] = Field(
+        default="exponential", description="exponential: lr_decay per epoch (NAM); cosine: warm-up, then a cosine per step")
+    warmup_steps: int = Field(default=0, ge=0)
+    lr_final_fraction: float = Field(default=0.02, ge=0, le=1, description="cosine: the last step's share of lr")
+    grad_clip: float | None = Field(default=None, gt=0, description="clip the gradient norm (per ensemble, summed)")
     loss: Literal["mse", "esr", "mrstft"] = "mse"
     mrstft_weight: float = Field(default=2e-4, ge=0)
     pre_emphasis: float = Field(default=0.85, ge=0, lt=1)

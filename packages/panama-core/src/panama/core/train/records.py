@@ -1,15 +1,23 @@
-"""What a trained model leaves in a capture: ``models/model.pt``, ``curves.json``, a journal line.
+"""The capture's final model: how it is trained (its plan) and what it leaves behind.
 
-Shared by ``panama train DIR`` and the loop so both leave the same record, and so a resumed
-``panama run`` can tell from the journal whether the model matches the labels it has.
+One owner for both. :func:`final_plan` says which net, options and recipe a capture's final
+model gets (its run preset, then capture.json's own choices), so ``panama run``, ``panama train
+DIR`` and ``panama compare`` all train the same model. :func:`record_model` leaves
+``models/model.pt``, ``curves.json`` and a journal line, so a resumed ``panama run`` can tell
+whether the model matches the labels it has; :func:`load_final_model` reads it back.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from panama.core.errors import PanamaError
 from panama.core.fsutil import write_json_atomic
 
 MODEL_FILE = "model.pt"
@@ -42,3 +50,61 @@ def record_model(capture: Any, model: Any, recipe: Any, **extra: Any) -> Path:
                     net_options=model.net_options, labelled=len(capture.labelled_settings()),
                     metrics=finite_metrics(model.metrics))
     return path
+
+
+def seed_for(capture_seed: int, stage: int) -> int:
+    """A reproducible seed per stage of a capture (round index, or FINAL_STAGE)."""
+    return int(np.random.SeedSequence([capture_seed, stage]).generate_state(1)[0])
+
+
+FINAL_STAGE = 10_000
+
+
+@dataclass
+class FinalPlan:
+    """Net, net options and recipe (a ``train.Recipe`` as a dict) of a capture's final model."""
+
+    net: str
+    net_options: dict[str, Any]
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    def fit(self, data: Any, *, knob_space: Any, progress: bool = True, checkpoint_path: Path | None = None) -> Any:
+        from panama.core import train
+
+        return train.fit(data, net=self.net, net_options=self.net_options, recipe=train.Recipe(**self.recipe),
+                         knob_space=knob_space, progress=progress, checkpoint_path=checkpoint_path)
+
+
+def final_plan(config: Any, *, net: str | None = None, net_options: Mapping[str, Any] | None = None,
+               recipe: Mapping[str, Any] | None = None) -> FinalPlan:
+    """The final model of a capture with ``config`` (capture.json): its run preset's final net and
+    recipe, overridden by capture.json's ``net``/``net_options``/``recipe``, then by the caller's.
+
+    A different ``net`` from the caller drops the preset's net options (they belong to its net).
+    """
+    from panama.core.presets import get_preset
+
+    preset = get_preset(getattr(config, "run_preset", "quick") or "quick")
+    base_net = getattr(config, "net", None) or preset.net
+    options = {**(preset.net_options if base_net == preset.net else {}), **(getattr(config, "net_options", None) or {})}
+    if net is not None and net != base_net:
+        base_net, options = net, {}
+    options = {**options, **(net_options or {})}
+    options.pop("num_knobs", None)
+    plan_recipe = {**preset.final, "seed": seed_for(int(getattr(config, "seed", 0) or 0), FINAL_STAGE),
+                   **(getattr(config, "recipe", None) or {}), **(recipe or {})}
+    return FinalPlan(base_net, options, plan_recipe)
+
+
+def last_model_event(capture: Any) -> dict[str, Any] | None:
+    events = [e for e in capture.events() if e.get("event") == "model-trained"]
+    return events[-1] if events else None
+
+
+def load_final_model(capture: Any) -> Any:
+    event = last_model_event(capture)
+    if event is None:
+        raise PanamaError(f"{capture.root} has no trained model yet", f"run `panama run {capture.root}` or `panama train {capture.root}`")
+    from panama.core import train
+
+    return train.TrainedModel.load(capture.root / event["path"])
