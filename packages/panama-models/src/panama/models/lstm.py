@@ -27,6 +27,8 @@ class LSTMConfig(ComponentConfig):
     num_layers: int = Field(default=1, ge=1)
     num_knobs: int = Field(default=0, ge=0)
     warmup: int = Field(default=1024, ge=0, description="samples of state warm-up per segment")
+    bias: bool = Field(default=True, description="torch.nn.LSTM's bias terms")
+    dropout: float = Field(default=0.0, ge=0, lt=1, description="torch.nn.LSTM's dropout between layers")
 
     @model_validator(mode="after")
     def _apply_preset(self) -> LSTMConfig:
@@ -43,7 +45,8 @@ class LSTM(nn.Module):
         self.config = config if config is not None else LSTMConfig()
         self.num_knobs = self.config.num_knobs
         self.receptive_field = self.config.warmup + 1
-        self.lstm = nn.LSTM(1 + self.num_knobs, self.config.hidden_size, self.config.num_layers, batch_first=True)
+        self.lstm = nn.LSTM(1 + self.num_knobs, self.config.hidden_size, self.config.num_layers, batch_first=True,
+                            bias=self.config.bias, dropout=self.config.dropout)
         self.head = nn.Linear(self.config.hidden_size, 1)
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:

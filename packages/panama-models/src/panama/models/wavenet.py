@@ -248,6 +248,12 @@ class WaveNet(nn.Module):
         self.gain_bias = nn.Parameter(torch.empty(members)) if use_gain else None
         self.arrays = nn.ModuleList(_LayerArray(cfg, self.embed_size if k else 0, members, film) for cfg in arrays)
         self.receptive_field = 1 + sum(a.shrink for a in self.arrays)
+        # NAM's layout keeps the last layer's residual 1x1 conv, but its output is never used (the
+        # head reads only the skip sums). Frozen, it is not a "parameter without a gradient",
+        # which data-parallel training (DDP) refuses; it stays in the weights and in .nam files.
+        last = self.arrays[-1].layers[-1]
+        last.out_weight.requires_grad_(False)
+        last.out_bias.requires_grad_(False)
         self.reset_parameters(seeds if seeds is not None else [int(torch.randint(0, 2**31 - 1, ()).item()) for _ in range(members)])
 
     # -- construction ----------------------------------------------------------------------

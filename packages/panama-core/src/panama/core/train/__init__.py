@@ -47,11 +47,14 @@ def fit(
     knob_space: KnobSpace | None = None,
     progress: bool = True,
     checkpoint_path: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    lightning_checkpoint: str | Path | None = None,
 ) -> TrainedModel:
     """Train one net; validation on ``val`` or on ``recipe.val_fraction`` held-out settings.
 
-    The returned model carries the best weights seen (by validation MSE); with
-    ``checkpoint_path`` each new best is also written there at once (atomically).
+    The returned model carries the best weights seen (by ``recipe.val_loss``, MSE by default);
+    with ``checkpoint_path`` each new best is also written there at once (atomically).
+    ``resume_from`` continues from a Lightning checkpoint that ``lightning_checkpoint`` wrote.
     """
     from panama.core.train import engine
 
@@ -65,7 +68,8 @@ def fit(
         if checkpoint_path is not None:
             TrainedModel(current, space, train.sample_rate, net, options, {"val_mse": entry["val_mse"], "val_esr": entry["val_esr"], "step": entry["step"]}).save(checkpoint_path)
 
-    metrics, history = engine.train(module, train, held_out, recipe, members=1, seeds=seeds, progress=progress, on_best=save_best)
+    metrics, history = engine.train(module, train, held_out, recipe, members=1, seeds=seeds, progress=progress, on_best=save_best,
+                                    resume_from=resume_from, lightning_checkpoint=lightning_checkpoint)
     model = TrainedModel(module, space, train.sample_rate, net, options, metrics, history)
     if checkpoint_path is not None:
         model.save(checkpoint_path)

@@ -13,6 +13,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
         # its level (a quiet setting's error counts as much as a loud one's)
         energy = np.mean(np.square(self.y, dtype=np.float64), axis=1)
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
+        self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         self.queues: list[list[int]] = [[] for _ in seeds]
 
@@ -90,6 +92,10 @@ class SegmentStream(torch.utils.data.IterableDataset):
         return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y), weights
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+        if rank and not self.ranked:  # data-parallel: each process draws its own segments
+            self.rngs = [np.random.default_rng([seed, 1, rank]) for seed in self.seeds]
+        self.ranked = True
         for _ in range(self.steps_per_epoch):
             yield self.batch()
 
@@ -133,13 +139,15 @@ class TrainModule(pl.LightningModule):
     def __init__(self, net: Any, recipe: Recipe):
         super().__init__()
         self.net, self.recipe, self.loss_fn = net, recipe, _loss_fn(recipe)
+        self.latest_validation: tuple[int, float] | None = None  # (step, val_loss), set by the Validator
 
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
         return run_net(self.net, x, knobs)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, knobs, y, inv_energy = batch
-        per_member = self.loss_fn(self(x, knobs), y, inv_energy)
+        skip = self.recipe.mask_first  # NAM's mask_first: the first outputs of a segment don't count
+        per_member = self.loss_fn(self(x, knobs)[..., skip:], y[..., skip:], inv_energy)
         self.log("loss", per_member.mean(), prog_bar=True, on_step=True, batch_size=x.shape[0])
         self.last_losses = per_member.detach()
         return per_member.sum()
@@ -149,23 +157,9 @@ class TrainModule(pl.LightningModule):
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.recipe.grad_clip)
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.recipe.lr)
-        if self.recipe.lr_schedule == "cosine":
-            # linear warm-up, then a cosine to lr_final_fraction of lr at the last step: the last
-            # weights are then about the best, so choosing a checkpoint needs no held-out settings
-            total, warm = max(1, self.recipe.steps or 1), self.recipe.warmup_steps
-            floor = self.recipe.lr_final_fraction
+        from panama.core.train import optim
 
-            def factor(step: int) -> float:
-                if step < warm:
-                    return (step + 1) / warm
-                done = min(1.0, (step - warm) / max(1, total - warm))
-                return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done))
-
-            sched: Any = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.recipe.lr_decay)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return optim.configure(self.net.parameters(), self.recipe, lambda: self.latest_validation)
 
 
 class Validator(pl.Callback):
@@ -232,19 +226,30 @@ class Validator(pl.Callback):
         self.history.append(entry)
         state = None
         chosen = esr if self.select == "esr" else mse
+        latest = module.latest_validation = (step, float(np.mean(chosen)))  # for ReduceLROnPlateau (optim.py)
         for m in range(self.members):
             if chosen[m] < self.best[m]:
                 self.best[m], self.best_step[m] = chosen[m], step
                 state = state or {k: v.detach().clone() for k, v in module.net.state_dict().items()}
                 self.best_states[m] = state
-        if state is not None and self.on_best is not None:
+        if state is not None and self.on_best is not None and trainer.global_rank == 0:
             self.on_best(module.net, entry)
         if log and trainer.state.fn is not None and step > 0:
             module.log("val_esr", entry["val_esr"], prog_bar=True, on_step=True)
+            module.log("val_loss", latest[1], on_step=True)  # what Lightning callbacks monitor
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.started = time.perf_counter()
-        self.record(trainer, module, 0)  # type: ignore[arg-type]
+        if not self.history or self.history[-1]["step"] != trainer.global_step:  # a resumed run has its record
+            self.record(trainer, module, trainer.global_step)  # type: ignore[arg-type]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in Lightning checkpoints, so a run resumed from ``ckpt_path`` keeps its record."""
+        return {"history": self.history, "best": self.best, "best_step": self.best_step, "best_states": self.best_states}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history, self.best = list(state["history"]), list(state["best"])
+        self.best_step, self.best_states = list(state["best_step"]), list(state["best_states"])
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
         if trainer.global_step % self.every == 0:
@@ -276,14 +281,10 @@ def restore_best(net: Any, best_states: list[dict[str, torch.Tensor] | None]) ->
 
 
 def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool, steps_per_epoch: int) -> dict[str, Any]:
-    import inspect
+    from panama.core.train import trainer_options
 
-    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
-    for key in recipe.trainer:
-        if key not in allowed:
-            raise PanamaError(f"trainer.{key}: not an argument of pytorch_lightning.Trainer", "see Lightning's Trainer docs")
-        if key == "callbacks":
-            raise PanamaError("trainer.callbacks: cannot be given in a config", "remove it")
+    user = trainer_options.lightning_kwargs(recipe.trainer, steps_per_epoch)
+    callbacks = [*callbacks, *user.pop("callbacks", [])]
     if progress:
         from pytorch_lightning.callbacks import RichProgressBar
 
@@ -302,7 +303,7 @@ def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool, steps_
         "limit_val_batches": 0,
         "callbacks": callbacks,
     }
-    kwargs.update(recipe.trainer)
+    kwargs.update(user)
     return kwargs
 
 
@@ -316,8 +317,16 @@ def train(
     seeds: list[int],
     progress: bool,
     on_best: Callable[[Any, dict[str, Any]], None] | None = None,
+    resume_from: str | Path | None = None,
+    lightning_checkpoint: str | Path | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train ``net`` in place (best weights restored); returns ``(metrics, history)``."""
+    """Train ``net`` in place (best weights restored); returns ``(metrics, history)``.
+
+    ``resume_from`` is a Lightning checkpoint (NAM's ``trainer_fit_kwargs.ckpt_path``): weights,
+    optimiser, schedule, step and validation record continue from it. ``lightning_checkpoint``
+    is where the run's own (last) checkpoint goes. In a data-parallel run the extra processes
+    exit here once training is done; only rank 0 returns (and writes files).
+    """
     if recipe.num_threads:
         torch.set_num_threads(recipe.num_threads)
     if recipe.steps is None and recipe.epochs is None:
@@ -328,18 +337,31 @@ def train(
         1, math.ceil(data.num_settings * usable / (recipe.segment_length * recipe.batch_size))
     )
     stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0, pin_memory=recipe.pin_memory and torch.cuda.is_available())
     max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * data.sample_rate) + rf - 1
-    validator = Validator(val, members, recipe.val_every, max_val, on_best, select="esr" if recipe.loss == "esr" else "mse",
-                          receptive_field=rf)
+    from panama.core.train.trainer_options import val_every
+
+    select = recipe.val_loss or ("esr" if recipe.loss == "esr" else "mse")  # NAM's loss.val_loss, else the loss's own
+    validator = Validator(val, members, val_every(recipe.trainer, steps_per_epoch, recipe.val_every), max_val, on_best,
+                          select=select, receptive_field=rf)
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
     try:
-        trainer = pl.Trainer(**_trainer_kwargs(recipe, [validator], progress, steps_per_epoch))
+        kwargs = _trainer_kwargs(recipe, [validator], progress, steps_per_epoch)
+        if resume_from is not None and recipe.epochs is None:
+            kwargs["max_epochs"] = -1  # the checkpoint's epoch count may pass the display bound: steps decide
+        trainer = pl.Trainer(**kwargs)
     except (ValueError, TypeError, RuntimeError, MisconfigurationException) as exc:  # e.g. accelerator="gpu" on a CPU-only box
         raise PanamaError(f"trainer: {exc}", "check the trainer options (accelerator, devices, strategy …)") from None
     started = time.perf_counter()
-    trainer.fit(module, train_dataloaders=loader)
+    if resume_from is not None and not Path(resume_from).is_file():
+        raise PanamaError(f"trainer_fit_kwargs.ckpt_path: checkpoint {resume_from} not found",
+                          "give a .ckpt written by an earlier run (OUTDIR/checkpoints/last.ckpt)")
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=None if resume_from is None else str(resume_from))
+    if lightning_checkpoint is not None:
+        trainer.save_checkpoint(str(lightning_checkpoint))  # collective: every rank calls, rank 0 writes
+    if trainer.world_size > 1 and trainer.global_rank != 0:
+        raise SystemExit(0)  # a process Lightning launched for data-parallel training: rank 0 reports
     net.cpu().eval()
     for p in net.parameters():
         p.grad = None
