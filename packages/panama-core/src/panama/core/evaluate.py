@@ -442,7 +442,9 @@ def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], 
         raise PanamaError(
             f"{capture_root(capture)} has no held-out recordings, and its labeler {capture.config.labeler!r} "
             "cannot render new settings",
-            f"record a few random settings with `panama label {capture_root(capture)} --holdout --setting ...`",
+            (f"record a few random settings and add them with `panama add {capture_root(capture)} REC.wav --holdout --setting ...`"
+             if capture.config.labeler.split(":", 1)[0] == "folder"
+             else f"record a few random settings with `panama label {capture_root(capture)} --holdout --setting ...`"),
         )
     start = audio.offset + audio.score_from
     stop = audio.offset + audio.x.shape[0]

@@ -86,13 +86,18 @@ def import_dataset(
     directory: Annotated[Path, typer.Argument(help="Capture folder: an existing capture or a new one.")],
     labeler: Annotated[str, typer.Option("--labeler", help="Labeler recorded in a new capture.")] = "folder",
     channel: Annotated[int | None, typer.Option(help="Channel of multichannel files to use.")] = None,
+    knob: Annotated[list[str] | None, typer.Option("--knob", help="Knob range name=min:max when the dataset declares none (repeatable).")] = None,
 ) -> None:
     """Import a knob dataset (knob_type/knob_level or multi-knob 'knobs' entries) into a capture."""
     from panama.core.capture import CAPTURE_FILE, Capture
+    from panama.core.commands.train import parse_knob_ranges
     from panama.core.knob_dataset import plan_import
 
     existing = Capture.open(directory) if (directory / CAPTURE_FILE).exists() else None
-    input_path, _, _, space, planned = plan_import(dataset, existing, channel=channel)
+    notes: list[str] = []
+    input_path, _, _, space, planned = plan_import(dataset, existing, channel=channel, ranges=parse_knob_ranges(knob), notes=notes)
+    for note in notes:
+        warning_line(note)
     capture = existing or Capture.create(directory, labeler=labeler, knob_space=space, input_wav=input_path, channel=channel)
     imported = skipped = 0
     with capture.lock():
@@ -102,7 +107,7 @@ def import_dataset(
             if str(item.output_file) in done:
                 skipped += 1
                 continue
-            capture.add_label(item.setting, item.y, source="import", imported_from=str(item.output_file))
+            capture.add_label(item.setting, item.y, source="import", imported_from=str(item.output_file), dataset_entry=item.written)
             imported += 1
     note = f", skipped {skipped} already imported" if skipped else ""
     out.print(f"imported {imported} label(s) into {directory}{note}; knobs {', '.join(space.names)}")

@@ -11,7 +11,7 @@ from panama.core.console import out
 
 
 def evaluate(
-    directory: Annotated[Path, typer.Argument(help="Capture directory with a trained model.")],
+    directory: Annotated[Path, typer.Argument(help="Capture directory with a trained model, or a `panama train` OUTDIR (scored on its validation entries).")],
     settings: Annotated[int, typer.Option("--settings", "-n", min=1, help="How many random held-out settings to label and score.")] = 32,
     audio: Annotated[Path | None, typer.Option("--audio", help="A guitar DI WAV to evaluate on (default: the reamp signal's validation segment).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the held-out settings.")] = 0,
@@ -24,7 +24,13 @@ def evaluate(
     Writes DIR/evaluation.json and example WAVs of the worst and a typical setting.
     """
     from panama.core.evaluate import EVALUATION_FILE, evaluate_capture, render_evaluation
+    from panama.core.nam_outdir import evaluate_outdir, is_outdir
 
+    if is_outdir(directory):  # a `panama train data.json model.json learning.json OUTDIR` run
+        evaluation = evaluate_outdir(directory, worst=worst, json_out=json_out)
+        render_evaluation(evaluation, out, rows=worst)
+        out.print(f"written to {directory / EVALUATION_FILE}" + (f" and {json_out}" if json_out else ""))
+        return
     evaluation = evaluate_capture(
         directory, settings=settings, audio_path=audio, seed=seed, json_out=json_out, worst=worst,
         log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),

@@ -14,7 +14,9 @@ from panama.core.errors import PanamaError
 
 def _model_path(source: Path) -> Path:
     if source.is_dir():
-        return source / "models" / "model.pt"
+        from panama.core.nam_outdir import is_outdir
+
+        return source / "model.pt" if is_outdir(source) else source / "models" / "model.pt"
     return source
 
 
@@ -27,7 +29,7 @@ def _default_output(source: Path, fmt: str, suffix: str, setting_text: str) -> P
 
 
 def export(
-    source: Annotated[Path, typer.Argument(help="A capture DIR (uses DIR/models/model.pt) or a model .pt file.", show_default=False)],
+    source: Annotated[Path, typer.Argument(help="A capture DIR (uses DIR/models/model.pt), a `panama train` OUTDIR or a model .pt file.", show_default=False)],
     format: Annotated[str, typer.Option("--format", "-f", help="nam, panama or torchscript (or any installed exporter).")] = "nam",
     setting: Annotated[str | None, typer.Option(help="Knob setting for .nam, e.g. gain=0.7,bass=0.2 (others: defaults).")] = None,
     nam_version: Annotated[str | None, typer.Option("--nam-version", help="NAM file layout: 0.5 (default, every plugin) or 0.7.")] = None,

@@ -48,9 +48,14 @@ def train(
     loss: Annotated[str | None, typer.Option(help="mse, esr or mrstft.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    trainer: Annotated[list[str] | None, typer.Option("--trainer", help="Lightning Trainer setting name=value, repeatable "
+                                                      "(devices=2, accelerator=gpu, strategy=ddp, num_nodes=2, precision=bf16-mixed).")] = None,
+    knob: Annotated[list[str] | None, typer.Option("--knob", help="Knob range name=min:max for configs that do not declare it (repeatable).")] = None,
+    no_show: Annotated[bool, typer.Option("--no-show", "-ns", help="NAM's flag; PANAMA never opens plot windows (it writes PNGs).")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", "-np", help="Don't write OUTDIR/comparison.png (config mode).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a parametric model on a capture, or from NAM-style JSON configs."""
+    """Train a parametric model on a capture, or from NAM-style JSON configs (or a knob dataset JSON)."""
     from pydantic import ValidationError
 
     from panama.core.errors import format_validation_error
@@ -58,22 +63,38 @@ def train(
 
     overrides = _overrides(steps=steps, epochs=epochs, batch_size=batch_size, segment_length=segment_length,
                            lr=lr, loss=loss, seed=seed, num_threads=threads)
+    trainer_settings = parse_trainer_options(trainer)
     if len(paths) == 4:
+        from panama.core import nam_outdir
+        from panama.core.console import warning_line
         from panama.core.train.nam_config import load_plan
 
         if net is not None or preset is not None:
             raise PanamaError("--net/--preset apply to a capture directory", "set the net in model.json")
-        plan = load_plan(*paths[:3])
+        plan = load_plan(*paths[:3], knob_ranges=parse_knob_ranges(knob))
+        for note in plan.notes:
+            warning_line(note)
+        outdir = paths[3]
+        base = plan.recipe.model_dump()
+        base["trainer"] = {"default_root_dir": str(outdir), **base["trainer"], **trainer_settings}
         try:
-            recipe = Recipe.model_validate({**plan.recipe.model_dump(), **overrides})
+            recipe = Recipe.model_validate({**base, **overrides})
         except ValidationError as exc:
             raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
-        outdir = paths[3]
         outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / nam_outdir.CHECKPOINT).parent.mkdir(exist_ok=True)
         model = fit(plan.data, net=plan.net, net_options=plan.net_options, recipe=recipe, val=plan.val,
-                    knob_space=plan.knob_space, progress=progress, checkpoint_path=outdir / "model.pt")
+                    knob_space=plan.knob_space, progress=progress, checkpoint_path=outdir / "model.pt",
+                    resume_from=plan.resume_from, lightning_checkpoint=outdir / nam_outdir.CHECKPOINT)
         _write_curves(outdir / "curves.json", model, {"recipe": recipe.model_dump(), "configs": [str(p) for p in paths[:3]]})
+        nam_outdir.write_configs(outdir, plan.raw)
+        settings = list(plan.data.settings) + list(plan.val.settings if plan.val is not None else [])
+        nam_files = nam_outdir.write_nam_files(outdir, model, settings, warning_line)
+        if not no_plots:
+            nam_outdir.write_plot(outdir, model, plan.val if plan.val is not None else plan.data)
         _summary(model, outdir / "model.pt")
+        out.print(f"{len(nam_files)} .nam file(s), checkpoint {nam_outdir.CHECKPOINT}" + ("" if no_plots else f", {nam_outdir.PLOT}")
+                  + f" in {outdir}")
         return
     if len(paths) != 1:
         raise PanamaError(f"panama train takes 1 path (a capture) or 4 (data.json model.json learning.json OUTDIR), not {len(paths)}",
@@ -94,12 +115,48 @@ def train(
         recipe = Recipe.model_validate(final.recipe)
     except ValidationError as exc:
         raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
+    if trainer_settings:
+        recipe = recipe.model_copy(update={"trainer": {**recipe.trainer, **trainer_settings}})
     data = capture.dataset()
     models = capture.models_dir
     models.mkdir(parents=True, exist_ok=True)
     model = fit(data, net=final.net, net_options=final.net_options, recipe=recipe, knob_space=capture.knob_space,
                 progress=progress, checkpoint_path=models / "model.pt")
     _summary(model, record_model(capture, model, recipe))
+
+
+def parse_trainer_options(items: list[str] | None) -> dict[str, Any]:
+    """``--trainer devices=2 --trainer strategy=ddp`` → Lightning Trainer keyword arguments.
+
+    Values are read as JSON where they parse (``2``, ``true``, ``[0, 1]``), else kept as text.
+    """
+    import json
+
+    from panama.core.knobs import parse_assignments
+
+    settings: dict[str, Any] = {}
+    for item in items or []:
+        for key, text in parse_assignments(item, what="trainer setting").items():
+            try:
+                settings[key] = json.loads(text)
+            except ValueError:
+                settings[key] = text
+    return settings
+
+
+def parse_knob_ranges(items: list[str] | None) -> dict[str, tuple[float, float]] | None:
+    """``--knob gain=0:10`` → ``{"gain": (0.0, 10.0)}``."""
+    from panama.core.knobs import parse_assignments
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for item in items or []:
+        for name, text in parse_assignments(item, what="knob range").items():
+            try:
+                lo, hi = (float(v) for v in text.split(":"))
+            except ValueError:
+                raise PanamaError(f"--knob {name}={text}: expected name=min:max", "e.g. --knob gain=0:10") from None
+            ranges[name] = (lo, hi)
+    return ranges or None
 
 
 def register(app: typer.Typer) -> None:

@@ -87,3 +87,37 @@ class TrainingData:
         n_val = min(n - 1, max(1, round(fraction * n)))
         order = np.random.default_rng(seed).permutation(n)
         return self.subset(np.sort(order[n_val:])), self.subset(np.sort(order[:n_val]))
+
+
+def from_streams(
+    xs: list[np.ndarray], ys: list[np.ndarray], knobs: np.ndarray, sample_rate: int, settings: list[KnobSetting], context: int,
+) -> TrainingData:
+    """Entries of any lengths (NAM's ConcatDataset) as one :class:`TrainingData`.
+
+    Equal lengths are kept as they are. Otherwise every entry is cut into pieces as long as
+    the shortest entry, consecutive pieces overlapping by ``context`` (the net's receptive field
+    − 1) so that every output sample of every entry is a target in some piece; the last piece
+    ends at the entry's end. Each entry thus stays its own stream, and since segments are drawn
+    uniformly over pieces, longer entries weigh more, as in NAM's ConcatDataset.
+    """
+    lengths = [len(y) for y in ys]
+    if len(set(lengths)) == 1:
+        same_x = all(np.array_equal(x, xs[0]) for x in xs)
+        return TrainingData(xs[0] if same_x else np.stack(xs), np.stack(ys), knobs, sample_rate, settings)
+    piece = min(lengths)
+    hop = piece - context
+    if hop < 1:
+        raise PanamaError(f"the shortest entry has {piece} samples, no more than the net's receptive field ({context + 1})",
+                          "use longer entries or a smaller net")
+    px, py, pk, ps = [], [], [], []
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        starts = list(range(0, len(y) - piece + 1, hop))
+        if starts[-1] != len(y) - piece:
+            starts.append(len(y) - piece)
+        for s in starts:
+            px.append(x[s : s + piece])
+            py.append(y[s : s + piece])
+            pk.append(knobs[i])
+            if settings:
+                ps.append(settings[i])
+    return TrainingData(np.stack(px), np.stack(py), np.stack(pk), sample_rate, ps)

@@ -1,22 +1,28 @@
 """NAM-style ``data.json`` / ``model.json`` / ``learning.json`` configs, extended with knobs.
 
 The files follow NAM's ``nam_full`` documentation: ``train`` / ``validation`` entries (one or a
-list) with ``x_path``, ``y_path``, ``ny``, ``start_samples`` … and a ``common`` block (``delay``,
-``sample_rate``, ``input_gain`` …); ``model.json``'s ``net`` {``name``, ``config``},
-``optimizer``, ``lr_scheduler``, ``loss``; ``learning.json``'s ``train_dataloader`` and
-``trainer`` (passed through to Lightning). PANAMA adds ``knobs: {name: value}`` per entry and an
-optional top-level ``knobs`` list (names, ranges) in ``data.json``. Keys starting with ``_`` are
-comments. Every problem is reported as ``file.path.to.field: message``.
+list, of any lengths: NAM's ConcatDataset) with ``x_path``, ``y_path``, ``ny``,
+``start_samples`` … and a ``common`` block (``delay``, ``sample_rate``, ``input_gain`` …);
+``model.json``'s ``net`` {``name``, ``config``}, ``optimizer``, ``lr_scheduler``, ``loss``;
+``learning.json``'s ``train_dataloader``, ``trainer`` (to Lightning, see
+:mod:`panama.core.train.trainer_options`) and ``trainer_fit_kwargs`` (``ckpt_path``: resume).
+PANAMA adds ``knobs: {name: value}`` per entry and an optional top-level ``knobs`` list (names,
+ranges) in ``data.json``. The knob-conditioning fork's dataset JSON (``{"entries": …}``) may
+stand in for ``data.json``. Keys starting with ``_`` are comments. Every problem is reported as
+``file.path.to.field: message``.
 
-Differences from NAM: ``nx`` is ignored (the receptive field comes from the net);
-``y_preroll`` drops samples from both signals so they stay aligned; ``require_input_pre_silence``
-is only checked when given; validation without a ``validation`` section holds out settings.
+Every documented field is either honoured or refused with one line that says what PANAMA does
+instead (:data:`REFUSALS` lists the refusals; ``tests/test_nam_seed_configs.py`` checks each
+field's effect). Differences from NAM: ``nx`` is ignored (the receptive field comes from the
+net); ``y_preroll`` drops samples from both signals so they stay aligned;
+``require_input_pre_silence`` is only checked when given; without a ``validation`` section, 20 %
+of the entries' settings are held out.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +59,7 @@ class _Common(_Strict):
 
 
 class DataEntry(_Common):
+    type: str | None = None
     x_path: Path
     y_path: Path
     ny: int | None = Field(default=None, ge=1)
@@ -88,13 +95,14 @@ class LossSpec(_Strict):
 
 
 class SchedulerSpec(_Strict):
-    class_: Literal["ExponentialLR"] = Field(default="ExponentialLR", alias="class")
-    kwargs: dict[str, float] = Field(default_factory=dict)
+    class_: str = Field(default="ExponentialLR", alias="class")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    interval: Literal["epoch", "step"] = "epoch"
 
 
 class ModelConfig(_Strict):
     net: NetSpec
-    optimizer: dict[str, float] = Field(default_factory=dict)
+    optimizer: dict[str, Any] = Field(default_factory=dict)
     lr_scheduler: SchedulerSpec | None = None
     loss: LossSpec = Field(default_factory=LossSpec)
 
@@ -127,6 +135,9 @@ class Plan:
     net: str
     net_options: dict[str, Any]
     recipe: Recipe
+    resume_from: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -222,109 +233,255 @@ def _slice(entry: DataEntry, common: _Common, base: Path, where: str) -> tuple[n
     return x, y, rate, entry.ny
 
 
-def _knob_space(config: DataConfig, entries: list[DataEntry]) -> KnobSpace:
+def _knob_space(config: DataConfig, entries: list[DataEntry], notes: list[str]) -> KnobSpace:
+    """The declared ``knobs``, else guessed from the entries' values (with a notice saying so)."""
     if config.knobs is not None:
         return KnobSpace(knobs=tuple(config.knobs))
-    names: dict[str, list[float]] = {}
-    for e in entries:
-        for name, value in e.knobs.items():
-            names.setdefault(name, []).append(value)
-    try:
-        return KnobSpace(knobs=tuple(Knob(name=n, minimum=min(0.0, *v), maximum=max(1.0, *v)) for n, v in names.items()))
-    except ValidationError as exc:
-        raise PanamaError("\n".join(format_validation_error(exc, prefix="data.knobs")), "fix the knob names") from None
+    from panama.core.knob_dataset import infer_knob_space
+
+    space = infer_knob_space([e.knobs for e in entries])
+    if len(space):
+        notes.append("knob ranges guessed from the entries' values: "
+                     + ", ".join(f"{k.name} {k.minimum:g}…{k.maximum:g}" for k in space)
+                     + ' (declare them: "knobs": [{"name", "minimum", "maximum"}] or --knob name=min:max)')
+    return space
 
 
 def _entries(value: DataEntry | list[DataEntry] | None) -> list[DataEntry]:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _dataset(entries: list[DataEntry], common: _Common, space: KnobSpace, base: Path, section: str,
-             many: bool) -> tuple[TrainingData, int | None]:
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    knobs: list[np.ndarray] = []
-    settings: list[dict[str, float]] = []
-    rate: int | None = None
-    ny: int | None = None
+@dataclass
+class _Streams:
+    xs: list[np.ndarray]
+    ys: list[np.ndarray]
+    knobs: list[np.ndarray]
+    settings: list[dict[str, float]]
+    rate: int
+    ny: int | None
+
+    def data(self, context: int) -> TrainingData:
+        from panama.core.train.data import from_streams
+
+        return from_streams(self.xs, self.ys, np.array(self.knobs).reshape(len(self.ys), -1), self.rate, self.settings, context)
+
+
+def _dataset(entries: list[DataEntry], common: _Common, space: KnobSpace, base: Path, section: str, many: bool,
+             where_of: list[str] | None = None) -> _Streams:
+    """Each entry read and sliced on its own: entries may differ in length (NAM's ConcatDataset)."""
+    streams = _Streams([], [], [], [], 0, None)
     for i, entry in enumerate(entries):
-        where = f"data.{section}.{i}" if many else f"data.{section}"
+        where = where_of[i] if where_of else (f"data.{section}.{i}" if many else f"data.{section}")
         x, y, r, entry_ny = _slice(entry, common, base, where)
-        if rate is not None and r != rate:
-            raise PanamaError(f"{where}: sample rate {r} Hz differs from the first entry's {rate} Hz", "use one rate")
-        if xs and len(x) != len(xs[0]):
-            raise PanamaError(f"{where}: {len(x)} samples after slicing, the first entry has {len(xs[0])}",
-                              "give every entry the same length (start_samples/stop_samples)")
+        if streams.rate and r != streams.rate:
+            raise PanamaError(f"{where}: sample rate {r} Hz differs from the first entry's {streams.rate} Hz", "use one rate")
         try:
             setting = space.validate_setting(entry.knobs)
         except PanamaError as exc:
             raise PanamaError(f"{where}.knobs: {exc.message}", exc.hint) from None
-        rate, ny = r, ny or entry_ny
-        xs.append(x)
-        ys.append(y)
-        settings.append(setting)
-        knobs.append(space.to_unit(setting))
-    same_x = all(np.array_equal(x, xs[0]) for x in xs)
-    x_all = xs[0] if same_x else np.stack(xs)
-    assert rate is not None
-    return TrainingData(x_all, np.stack(ys), np.array(knobs).reshape(len(ys), len(space)), rate, settings), ny
+        streams.rate, streams.ny = r, streams.ny or entry_ny
+        streams.xs.append(x)
+        streams.ys.append(y)
+        streams.settings.append(setting)
+        streams.knobs.append(space.to_unit(setting))
+    return streams
 
 
-_NET_NAMES = {"wavenet": "wavenet", "WaveNet": "wavenet", "lstm": "lstm", "LSTM": "lstm"}
+_NET_NAMES = {"wavenet": "wavenet", "WaveNet": "wavenet", "lstm": "lstm", "LSTM": "lstm", "convnet": "convnet", "ConvNet": "convnet"}
+# NAM's built-in dataset type; anything else is NAM Python code (register_dataset_initializer)
+_DATASET_TYPES = (None, "dataset", "Dataset")
 
 
-def _net_options(spec: NetSpec) -> tuple[str, dict[str, Any]]:
+def _refuse(where: str, message: str, hint: str) -> PanamaError:
+    return PanamaError(f"{where}: {message}", hint)
+
+
+def _net_options(spec: NetSpec, num_knobs: int) -> tuple[str, dict[str, Any]]:
+    """NAM's ``net`` block → PANAMA net name and options; NAM keys PANAMA cannot honour are refused."""
     name = _NET_NAMES.get(spec.name, spec.name)
     config = dict(spec.config)
+    where = "model.net.config"
+    if name == "wavenet":
+        if config.get("head_config") is not None:
+            raise _refuse(f"{where}.head_config", "a head network is not part of NAM's A1 WaveNet (NAM's plugin refuses it); "
+                          "PANAMA ends in the A1 head rechannel and head_scale", "set head_config to null or remove it")
+        config.pop("head_config", None)
     if name == "wavenet" and "layers_configs" in config:
         layers = []
-        for layer in config.pop("layers_configs"):
+        for i, layer in enumerate(config.pop("layers_configs")):
             layer = dict(layer)
             if isinstance(layer.get("head"), dict):  # NAM 0.13 layout
                 head = layer.pop("head")
                 layer["head_size"], layer["head_bias"] = head.get("out_channels"), head.get("bias", True)
+            condition = layer.pop("condition_size", 1)
+            if condition not in (1, 1 + num_knobs):
+                raise _refuse(f"{where}.layers_configs.{i}.condition_size",
+                              f"{condition}: the condition is the mono input (1) or the input and the {num_knobs} knob(s) "
+                              f"({1 + num_knobs}); PANAMA adds the knobs through a per-layer term either way",
+                              f"use 1 or {1 + num_knobs}")
+            if layer.get("activation") == "PReLU":
+                raise _refuse(f"{where}.layers_configs.{i}.activation", "PReLU's learned slope has no place in a .nam file "
+                              "(NAM's exporter drops it)", "use LeakyReLU (fixed slope) or Tanh")
             layers.append(layer)
         config["layers"] = layers
     if name == "lstm":
-        config.pop("input_size", None)
-        config.pop("train_truncate", None)
+        size = config.pop("input_size", 1)
+        if size not in (1, 1 + num_knobs):
+            raise _refuse(f"{where}.input_size", f"{size}: the LSTM's input is the audio (1) with the {num_knobs} knob(s) "
+                          f"appended by PANAMA ({1 + num_knobs})", f"use 1 or {1 + num_knobs}")
+        truncate = config.pop("train_truncate", None)
+        if truncate:
+            raise _refuse(f"{where}.train_truncate", "PANAMA backpropagates through whole segments (ny samples)",
+                          "remove train_truncate and set a smaller ny instead")
+        for key, value, does in (("batch_first", None, "the layout is internal"),
+                                 ("bidirectional", False, "an amp model must be causal"),
+                                 ("proj_size", 0, "the output is a Linear head on the hidden state")):
+            if key in config and config.pop(key) != value:
+                raise _refuse(f"{where}.{key}", f"not supported: {does}", f"remove {key}")
         if "train_burn_in" in config:
             config["warmup"] = config.pop("train_burn_in")
     return name, config
 
 
-def load_plan(data_path: Path, model_path: Path, learning_path: Path) -> Plan:
-    data_cfg = _validate(DataConfig, _read_json(data_path, "data"), "data")
-    model_cfg = _validate(ModelConfig, _read_json(model_path, "model"), "model")
-    learning = _validate(LearningConfig, _read_json(learning_path, "learning"), "learning")
+def _check_loaders(learning: LearningConfig) -> None:
+    loader = learning.train_dataloader
+    if not loader.shuffle:
+        raise _refuse("learning.train_dataloader.shuffle", "PANAMA always draws segments at random positions, "
+                      "in a shuffled order of the entries", "remove shuffle (or set true)")
+    if not loader.drop_last:
+        raise _refuse("learning.train_dataloader.drop_last", "PANAMA's batches are always full (random segments, "
+                      "no partial last batch)", "remove drop_last (or set true)")
+    if loader.num_workers:
+        raise _refuse("learning.train_dataloader.num_workers", "PANAMA cuts segments from audio held in memory, in "
+                      "the training process", "remove num_workers (or set 0)")
+    same = {"batch_size": 1, "shuffle": False, "num_workers": 0, "drop_last": False, "pin_memory": False}
+    for key, value in learning.val_dataloader.items():
+        if key.startswith("_") or same.get(key, object()) == value:
+            continue
+        raise _refuse(f"learning.val_dataloader.{key}", "PANAMA validates each validation entry whole, one at a time "
+                      "(as NAM does with ny null)", f"remove {key}")
+    for key in learning.trainer_fit_kwargs:
+        if key not in ("ckpt_path",) and not key.startswith("_"):
+            raise _refuse(f"learning.trainer_fit_kwargs.{key}", "PANAMA passes only ckpt_path to Trainer.fit "
+                          "(it builds the model and data itself)", f"remove {key}")
+
+
+def _resume_path(value: Any, learning_path: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute() and not path.exists() and (Path(learning_path).resolve().parent / path).exists():
+        path = Path(learning_path).resolve().parent / path
+    if not path.is_file():
+        raise _refuse("learning.trainer_fit_kwargs.ckpt_path", f"checkpoint {value} not found",
+                      "give the .ckpt an earlier run wrote (OUTDIR/checkpoints/last.ckpt)")
+    return path
+
+
+def _split_entries(entries: list[DataEntry], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Hold out ``fraction`` of the distinct settings (as ``TrainingData.split`` does with labels)."""
+    keys = sorted({tuple(sorted(e.knobs.items())) for e in entries})
+    n = len(keys)
+    if n < 3 or fraction <= 0:
+        return list(range(len(entries))), []
+    n_val = min(n - 1, max(1, round(fraction * n)))
+    held = {keys[i] for i in np.random.default_rng(seed).permutation(n)[:n_val]}
+    val = [i for i, e in enumerate(entries) if tuple(sorted(e.knobs.items())) in held]
+    return [i for i in range(len(entries)) if i not in val], val
+
+
+def read_data_config(data_path: Path, knob_ranges: dict[str, tuple[float, float]] | None = None) -> tuple[Any, list[str]]:
+    """``data.json``'s raw content, or a fork knob dataset turned into one (with notes)."""
+    raw = _read_json(data_path, "data")
+    if isinstance(raw, dict) and "entries" in raw:
+        from panama.core.knob_dataset import as_data_config
+
+        return as_data_config(Path(data_path), knob_ranges)
+    if knob_ranges and isinstance(raw, dict) and raw.get("knobs") is None:
+        raw = {**raw, "knobs": [{"name": n, "minimum": lo, "maximum": hi} for n, (lo, hi) in knob_ranges.items()]}
+    return raw, []
+
+
+def load_plan(data_path: Path, model_path: Path, learning_path: Path, *,
+              knob_ranges: dict[str, tuple[float, float]] | None = None, resume: bool = True) -> Plan:
+    """Read and check the three files (and every audio file) before anything is trained."""
+    raw_data, notes = read_data_config(Path(data_path), knob_ranges)
+    raw_model, raw_learning = _read_json(model_path, "model"), _read_json(learning_path, "learning")
+    data_cfg = _validate(DataConfig, raw_data, "data")
+    model_cfg = _validate(ModelConfig, raw_model, "model")
+    learning = _validate(LearningConfig, raw_learning, "learning")
     train_entries, val_entries = _entries(data_cfg.train), _entries(data_cfg.validation)
-    space = _knob_space(data_cfg, train_entries + val_entries)
+    for section, entries in (("train", train_entries), ("validation", val_entries)):
+        many = isinstance(getattr(data_cfg, section), list)
+        for i, entry in enumerate(entries):
+            where = f"data.{section}.{i}" if many else f"data.{section}"
+            if entry.type not in _DATASET_TYPES:
+                raise _refuse(f"{where}.type", f"{entry.type!r} is a NAM dataset class (Python); PANAMA reads "
+                              "x_path/y_path entries with knobs, or a knob dataset JSON", "remove type")
+            if section == "validation" and entry.ny is not None:
+                raise _refuse(f"{where}.ny", "PANAMA validates each validation entry whole (NAM's ny null)", "remove ny")
+    space = _knob_space(data_cfg, train_entries + val_entries, notes)
+    net, options = _net_options(model_cfg.net, len(space))
+    _check_loaders(learning)
+    from panama.core.train.model import build_net
+
+    context = int(build_net(net, {**options, "num_knobs": len(space)}).receptive_field) - 1
     base = Path(data_path).resolve().parent
-    many = isinstance(data_cfg.train, list)
-    data, ny = _dataset(train_entries, data_cfg.common, space, base, "train", many)
-    val = None
-    if val_entries:
-        val, _ = _dataset(val_entries, data_cfg.common, space, base, "validation", isinstance(data_cfg.validation, list))
-    net, options = _net_options(model_cfg.net)
+    if not val_entries:
+        train_idx, val_idx = _split_entries(train_entries, Recipe().val_fraction, learning.seed)
+        many = isinstance(data_cfg.train, list)
+        wheres = [f"data.train.{i}" if many else "data.train" for i in range(len(train_entries))]
+        streams = _dataset([train_entries[i] for i in train_idx], data_cfg.common, space, base, "train", many, [wheres[i] for i in train_idx])
+        val_streams = (_dataset([train_entries[i] for i in val_idx], data_cfg.common, space, base, "train", many, [wheres[i] for i in val_idx])
+                       if val_idx else None)
+    else:
+        streams = _dataset(train_entries, data_cfg.common, space, base, "train", isinstance(data_cfg.train, list))
+        val_streams = _dataset(val_entries, data_cfg.common, space, base, "validation", isinstance(data_cfg.validation, list))
+    data = streams.data(context)
+    val = val_streams.data(context) if val_streams else None
+    recipe = _recipe(model_cfg, learning, streams.ny)
+    resume_from = _resume_path(learning.trainer_fit_kwargs.get("ckpt_path"), Path(learning_path)) if resume else None
+    return Plan(data, val, space, net, options, recipe, resume_from, notes,
+                {"data": raw_data, "model": raw_model, "learning": raw_learning, "base": str(base)})
+
+
+def _recipe(model_cfg: ModelConfig, learning: LearningConfig, ny: int | None) -> Recipe:
     trainer = dict(learning.trainer)
     epochs = trainer.pop("max_epochs", None)
     steps = trainer.pop("max_steps", None) or learning.steps
     if epochs is None and steps is None:
         steps = Recipe().steps
-    _check_trainer(trainer)
+    from panama.core.train.trainer_options import lightning_kwargs
+
+    try:
+        lightning_kwargs(trainer, 1)  # unknown keys, bad logger/callbacks: one line now, before training
+    except PanamaError as exc:
+        raise PanamaError(f"learning.{exc.message}", exc.hint) from None
     loss = model_cfg.loss
     kind = loss.loss or ("mrstft" if loss.pre_emph_mrstft_weight else "mse")
-    gamma = (model_cfg.lr_scheduler.kwargs.get("gamma", 1.0) if model_cfg.lr_scheduler else 1.0)
+    optimizer = dict(model_cfg.optimizer)
     recipe_fields: dict[str, Any] = {
         "steps": steps if steps not in (None, -1) else None,
         "epochs": epochs if epochs not in (None, -1) else None,
         "batch_size": learning.train_dataloader.batch_size,
-        "lr": model_cfg.optimizer.get("lr", Recipe().lr),
-        "lr_decay": gamma,
+        "lr": optimizer.pop("lr", Recipe().lr),
+        "optimizer": optimizer,
         "loss": kind,
+        "val_loss": loss.val_loss,
+        "mask_first": loss.mask_first,
         "seed": learning.seed,
         "trainer": trainer,
+        "pin_memory": learning.train_dataloader.pin_memory,
     }
+    sched = model_cfg.lr_scheduler
+    if sched is not None:
+        if sched.class_ == "ExponentialLR" and set(sched.kwargs) <= {"gamma"} and sched.interval == "epoch":
+            recipe_fields["lr_decay"] = sched.kwargs.get("gamma", 1.0)  # PANAMA's own default schedule
+        else:
+            recipe_fields["lr_decay"] = 1.0
+            recipe_fields["lr_scheduler"] = {"class": sched.class_, "kwargs": sched.kwargs, "interval": sched.interval}
+    else:
+        recipe_fields["lr_decay"] = 1.0  # NAM: no lr_scheduler, a constant learning rate
     if ny:
         recipe_fields["segment_length"] = ny
     if loss.pre_emph_mrstft_weight is not None:
@@ -334,16 +491,13 @@ def load_plan(data_path: Path, model_path: Path, learning_path: Path) -> Plan:
     if learning.val_every:
         recipe_fields["val_every"] = learning.val_every
     recipe = _validate(Recipe, recipe_fields, "learning")
-    return Plan(data, val, space, net, options, recipe)
+    if recipe.mask_first >= recipe.segment_length:
+        raise _refuse("model.loss.mask_first", f"{recipe.mask_first} masks every output of a {recipe.segment_length}-sample segment",
+                      "use a mask_first below ny")
+    from panama.core.train import optim
 
-
-def _check_trainer(trainer: dict[str, Any]) -> None:
-    import inspect
-
-    import pytorch_lightning as pl
-
-    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self", "callbacks", "logger", "plugins"}
-    for key in trainer:
-        if key not in allowed:
-            raise PanamaError(f"learning.trainer.{key}: not an argument of pytorch_lightning.Trainer",
-                              "see Lightning's Trainer documentation")
+    try:
+        optim.check(recipe)
+    except PanamaError as exc:
+        raise PanamaError(f"model.{exc.message}", exc.hint) from None
+    return recipe
