@@ -312,3 +312,24 @@ def test_ddp_two_processes_on_cpu(tmp_path) -> None:
     code, single = train(tmp_path, {"learning": {"trainer": {"max_steps": 4}, "val_every": 2}}, "--no-plots", out="single")
     assert code == 0
     assert c["history"][-1]["val_mse"] != curves(single)["history"][-1]["val_mse"]  # twice the data per step
+
+
+def test_trainer_settings_reach_panama_train_and_run(tmp_path, capsys) -> None:
+    """``--trainer`` goes to Lightning from ``panama train DIR`` and ``panama run``; the loop
+    trains in its own process, so data-parallel settings are refused there with the way out."""
+    from panama.amps.sim import SimAmp
+    from panama.core.capture import Capture
+
+    root = tmp_path / "amp"
+    capture = Capture.create(root, labeler="sim", preset="tiny")
+    for gain in (0.1, 0.5, 0.9):
+        capture.label(SimAmp(), {"gain": gain})
+    code = run(["train", str(root), "--preset", "nano", "--steps", "50", "--batch-size", "2", "--segment-length", "1024",
+                "--no-progress", "--trainer", "max_steps=3", "--trainer", "accelerator=cpu"])
+    assert code == 0, capsys.readouterr().err
+    curves_ = json.loads((root / "models" / "curves.json").read_text())
+    assert curves_["metrics"]["steps"] == 3 and curves_["recipe"]["trainer"] == {"max_steps": 3, "accelerator": "cpu"}
+    assert run(["run", str(tmp_path / "run"), "--preset", "tiny", "--trainer", "devices=2"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "panama run trains its ensembles and final model inside this process" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

@@ -75,11 +75,19 @@ def finished_rounds(capture: Any) -> int:
     return sum(1 for e in capture.events() if e.get("event") == "round-finished")
 
 
+def preset_trainer(capture: Any) -> dict[str, Any]:
+    """The run preset's own Trainer settings (e.g. the paper preset's GPU choice)."""
+    return dict(get_preset(capture.config.run_preset).trainer)
+
+
 class Loop:
     """One capture's run; construct with an open capture, call :meth:`run`."""
 
-    def __init__(self, capture: Any, *, progress: bool = True, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, capture: Any, *, progress: bool = True, log: Callable[[str], None] | None = None,
+                 trainer: Mapping[str, Any] | None = None) -> None:
         self.capture = capture
+        # Lightning Trainer settings (accelerator, precision …): the machine's, not the capture's
+        self.trainer = {**preset_trainer(capture), **dict(trainer or {})}
         self.config = capture.config
         self.preset: RunPreset = get_preset(self.config.run_preset)
         self.progress = progress
@@ -110,7 +118,7 @@ class Loop:
         def fit(members: int | None = None, **overrides: Any) -> Any:
             from panama.core import train
 
-            recipe = train.Recipe(**{**self.preset.ensemble, "seed": self._seed(round_index), **overrides})
+            recipe = train.Recipe(**{**self.preset.ensemble, "seed": self._seed(round_index), "trainer": self.trainer, **overrides})
             self.log(f"round {round_index}: training an ensemble of {members or self.preset.members}")
             ensemble = train.fit_ensemble(
                 self.capture.dataset(),
@@ -209,7 +217,7 @@ class Loop:
         from panama.core.train.records import record_model
 
         self.log("training the final model")
-        plan = final_plan(self.config)
+        plan = final_plan(self.config, recipe={"trainer": self.trainer} if self.trainer else None)
         model = plan.fit(self.capture.dataset(), knob_space=self.capture.knob_space, progress=self.progress)
         record_model(self.capture, model, train.Recipe(**plan.recipe))
         return model
@@ -273,6 +281,7 @@ def run_capture(
     input_wav: Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    trainer: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Create the capture if ``directory`` is new, resume it if not, and run it to the budget.
 
@@ -280,7 +289,9 @@ def run_capture(
     is one experiment), except ``budget``, which may grow.
     """
     from panama.core.capture import Capture
+    from panama.core.train.trainer_options import check_single_process
 
+    check_single_process(dict(trainer or {}), "panama run")
     directory = Path(directory)
     given = {
         "labeler": labeler, "sampler": sampler, "initial": initial, "run_preset": preset,
@@ -328,7 +339,7 @@ def run_capture(
             net_options=dict(net_options or {}),
         )
     with capture.lock():
-        return Loop(capture, progress=progress, log=log).run()
+        return Loop(capture, progress=progress, log=log, trainer=trainer).run()
 
 
 def capture_status(directory: str | Path) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class RunPreset(BaseModel):
     # search (250 Adam steps over the whole input) needs a GPU; on a CPU a short excerpt per
     # step finds the same optima in a fraction of the time.
     sampler_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Lightning Trainer settings for every training of the run (`panama run --trainer` wins).
+    trainer: dict[str, Any] = Field(default_factory=dict)
 
 
 RUN_PRESETS: dict[str, RunPreset] = {

@@ -25,9 +25,12 @@ def run(
     sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="name=value, repeatable.")] = None,
     labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
     input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp WAV instead of the generated signal.")] = None,
+    trainer: Annotated[list[str] | None, typer.Option("--trainer", help="Lightning Trainer setting name=value, repeatable "
+                                                      "(accelerator=gpu, precision=bf16-mixed; one device: the loop trains in-process).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Capture a device end to end: choose settings, label them, train, repeat, export."""
+    from panama.core.commands.train import parse_trainer_options
     from panama.core.knobs import parse_assignments
     from panama.core.loop import run_capture
 
@@ -46,6 +49,7 @@ def run(
         input_wav=input_wav,
         progress=not quiet,
         log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
+        trainer=parse_trainer_options(trainer),
     )
     from rich.table import Table
 

@@ -91,7 +91,8 @@ def final_plan(config: Any, *, net: str | None = None, net_options: Mapping[str,
         base_net, options = net, {}
     options = {**options, **(net_options or {})}
     options.pop("num_knobs", None)
-    plan_recipe = {**preset.final, "seed": seed_for(int(getattr(config, "seed", 0) or 0), FINAL_STAGE),
+    plan_recipe = {**preset.final, **({"trainer": dict(preset.trainer)} if preset.trainer else {}),
+                   "seed": seed_for(int(getattr(config, "seed", 0) or 0), FINAL_STAGE),
                    **(getattr(config, "recipe", None) or {}), **(recipe or {})}
     return FinalPlan(base_net, options, plan_recipe)
 
