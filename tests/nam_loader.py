@@ -44,8 +44,39 @@ import numpy as np, torch
 import nam
 from nam.models import init_from_nam
 torch.set_num_threads(1)
+
+
+def init_convnet(config):
+    # NAM's init_from_nam has no ConvNet branch (its plugin does): build NAM's own ConvNet from
+    # the file's config, fill it in _export_weights' order, and check that order round-trips.
+    from nam.models.conv_net import ConvNet
+    model = ConvNet(sample_rate=config.get("sample_rate"), **config["config"])
+    weights, i = torch.tensor(config["weights"]), 0
+    def take(t):
+        nonlocal i
+        t.data.copy_(weights[i : i + t.numel()].reshape(t.shape))
+        i += t.numel()
+    for b in range(model._num_blocks):
+        block = model._net._modules[f"block_{b}"]
+        conv = block._modules["conv"]
+        take(conv.weight)
+        if conv.bias is not None:
+            take(conv.bias)
+        if "batchnorm" in block._modules:
+            bn = block._modules["batchnorm"]
+            for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias):
+                take(t)
+            bn.eps = float(weights[i]); i += 1
+    take(model._net._modules["head"].weight)
+    take(model._net._modules["head"].bias)
+    assert i == len(weights), (i, len(weights))
+    assert np.allclose(model._export_weights(), weights.numpy()), "NAM's export order differs"
+    return model.eval()
+
+
 with open(sys.argv[1]) as f:
-    model = init_from_nam(json.load(f))
+    config = json.load(f)
+model = init_convnet(config) if config["architecture"] == "ConvNet" else init_from_nam(config)
 x = np.load(sys.argv[2])
 with torch.no_grad():
     y = model(torch.from_numpy(x), pad_start=True).numpy()

@@ -115,6 +115,15 @@ def _effect_val_interval(tmp: Path, outdir: Path) -> None:
     assert [e["step"] for e in curves(outdir)["history"]] == [0, 2, 4, 6]
 
 
+def _effect_val_fraction(tmp: Path, outdir: Path) -> None:
+    # 4 entries × 11,986 usable samples / (512 × 2) per step → 47 steps per epoch; 0.1 of it → 5
+    assert [e["step"] for e in curves(outdir)["history"]] == [0, 5, 6]
+
+
+def _effect_val_epochs(tmp: Path, outdir: Path) -> None:
+    assert [e["step"] for e in curves(outdir)["history"]] == [0, 6]  # the 6-step run ends inside epoch 1
+
+
 def _effect_val_loss(tmp: Path, outdir: Path) -> None:
     c = curves(outdir)
     best = min(c["history"], key=lambda e: e["val_esr"])
@@ -183,6 +192,9 @@ FIELDS: dict[str, tuple[dict[str, Any], tuple[str, ...], Any]] = {
     "loss.mask_first": ({"model": {"loss": {"mask_first": 200}}}, (), _effect_mask_first),
     "loss.mask_first ≥ ny": ({"model": {"loss": {"mask_first": 512}}}, (), "mask_first: 512 masks every output"),
     "trainer.val_check_interval": ({"learning": {"trainer": {"val_check_interval": 2}}}, (), _effect_val_interval),
+    "trainer.val_check_interval fraction": ({"learning": {"trainer": {"val_check_interval": 0.1}}}, (), _effect_val_fraction),
+    "trainer.check_val_every_n_epoch": ({"learning": {"trainer": {"check_val_every_n_epoch": 1}}}, (), _effect_val_epochs),
+    "net ConvNet ir_filename": ({"model": {"net": {"name": "ConvNet", "config": {"ir_filename": "cab.wav"}}}}, (), "ir_filename: an impulse"),
     "trainer.logger": ({"learning": {"trainer": {"logger": True, "log_every_n_steps": 1}}}, (), _effect_logger),
     "trainer.callbacks ModelCheckpoint": ({"learning": {"trainer": {"callbacks": [
         {"class": "ModelCheckpoint", "kwargs": {"dirpath": "CKPTS", "every_n_train_steps": 2}}]}}}, (), _effect_checkpoint_callback),
@@ -276,6 +288,34 @@ def test_the_forks_knob_dataset_trains_directly(tmp_path, capsys) -> None:
     state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
     assert [k["name"] for k in state["knob_space"]["knobs"]] == ["gain", "bass"]
     assert list((tmp_path / "out").glob("model-gain_0.75_bass_0.3.nam"))
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_the_forks_convnet_trains_on_the_knob_dataset_and_nams_own_convnet_runs_the_export(tmp_path, capsys, batchnorm: bool) -> None:
+    """The fork's example: its knob dataset with ``models/convnet.json``; a .nam per setting
+    that NAM's own ConvNet (filled in NAM's weight order) runs like PANAMA's model there."""
+    from nam_loader import run_nam
+    from panama.core.train import TrainedModel
+
+    _audio(tmp_path)
+    entries = [{"input_file": "x.wav", "output_file": f"y{i}.wav", "knob_type": "gain", "knob_level": lvl}
+               for i, lvl in enumerate([0.0, 2.5, 5.0, 7.5, 10.0])]
+    (tmp_path / "kd.json").write_text(json.dumps({"knobs": {"gain": [0, 10]}, "entries": entries}))
+    configs = merge(base_configs(), {"model": {"net": {"name": "ConvNet", "config": {
+        "channels": 3, "dilations": [1, 2, 4, 8], "batchnorm": batchnorm, "activation": "Tanh"}}}})
+    paths = write(tmp_path, configs)
+    code = run(["train", str(tmp_path / "kd.json"), *paths[1:], str(tmp_path / "out"), "--no-progress", "--no-plots"])
+    assert code == 0, capsys.readouterr().err
+    nam_file = tmp_path / "out" / "model-gain_7.5.nam"
+    content = json.loads(nam_file.read_text())
+    assert content["architecture"] == "ConvNet" and content["config"]["batchnorm"] is batchnorm
+    model = TrainedModel.load(tmp_path / "out" / "model.pt")
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, 3000).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run_nam("0.5", nam_file, tmp_path / "x.npy", tmp_path / "y.npy")
+    ours = model.predict(x, {"gain": 7.5})
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ours, atol=1e-5)
+    assert np.abs(model.predict(x, {"gain": 0.0}) - ours).max() > 1e-4  # the knob really mattered
 
 
 def test_knob_dataset_round_trip_keeps_knob_entries_and_paths(tmp_path) -> None:

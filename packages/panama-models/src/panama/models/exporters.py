@@ -20,6 +20,7 @@ from torch import nn
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig
+from panama.models.convnet import ConvNet
 from panama.models.wavenet import WaveNet, nam_weights
 
 PANAMA_FORMAT = "panama-parametric"
@@ -92,15 +93,20 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
     """The .nam dictionary of ``model`` at ``setting`` (native values; defaults fill gaps)."""
     if nam_version not in ("0.5", "0.7"):
         raise PanamaError(f"nam version {nam_version!r} is not supported", "use 0.5 (all plugins) or 0.7")
-    net = _wavenet(model, "nam")
     full = model.knob_space.validate_setting(setting or {})
-    folded = net.fold(torch.from_numpy(model.knob_space.to_unit(full).astype(np.float32)))
-    layers = [nam_layer_config(layer, nam_version) for layer in net.config.resolved_layers()]
+    unit = torch.from_numpy(model.knob_space.to_unit(full).astype(np.float32))
+    if isinstance(getattr(model, "net", None), ConvNet):  # NAM's ConvNet: same layout in 0.5.x and 0.7.x
+        architecture, config, weights = "ConvNet", model.net.nam_config(), model.net.fold(unit).nam_weights()
+    else:
+        net = _wavenet(model, "nam")
+        layers = [nam_layer_config(layer, nam_version) for layer in net.config.resolved_layers()]
+        architecture, config = "WaveNet", {"layers": layers, "head": None, "head_scale": float(net.head_scale)}
+        weights = nam_weights(net.fold(unit))
     return {
         "version": "0.5.4" if nam_version == "0.5" else "0.7.0",
-        "architecture": "WaveNet",
-        "config": {"layers": layers, "head": None, "head_scale": float(net.head_scale)},
-        "weights": nam_weights(folded),
+        "architecture": architecture,
+        "config": config,
+        "weights": weights,
         "sample_rate": int(model.sample_rate),
         "metadata": {
             "date": _date(),
@@ -116,7 +122,7 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
 
 
 class NamExporter:
-    """A standard NAM WaveNet file for one knob setting; the knob term folds into the biases."""
+    """A standard NAM WaveNet (or ConvNet) file for one knob setting; the knob term folds into the biases."""
 
     Config = ComponentConfig
     suffix = ".nam"

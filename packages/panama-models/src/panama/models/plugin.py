@@ -11,6 +11,7 @@ from panama.core.hookspecs import hookimpl
 def register_nets(register: Any) -> None:
     register("wavenet", "panama.models.wavenet:WaveNet", "NAM A1 WaveNet with a per-layer knob term (presets nano … standard)")
     register("lstm", "panama.models.lstm:LSTM", "LSTM with the knob vector concatenated to the input at every step")
+    register("convnet", "panama.models.convnet:ConvNet", "NAM's ConvNet (dilated kernel-2 blocks) with a per-block knob term")
 
 
 @hookimpl

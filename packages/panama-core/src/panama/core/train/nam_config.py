@@ -324,6 +324,14 @@ def _net_options(spec: NetSpec, num_knobs: int) -> tuple[str, dict[str, Any]]:
                               "(NAM's exporter drops it)", "use LeakyReLU (fixed slope) or Tanh")
             layers.append(layer)
         config["layers"] = layers
+    if name == "convnet":
+        if config.pop("ir_filename", None) is not None:
+            raise _refuse(f"{where}.ir_filename", "an impulse response after the net is not part of a .nam file PANAMA writes",
+                          "remove ir_filename (capture the cabinet in the recordings instead)")
+        if config.pop("train_strategy", "dilate") != "dilate":
+            raise _refuse(f"{where}.train_strategy", "only 'dilate' (NAM dropped 'stride')", "remove train_strategy")
+        if config.get("activation") == "PReLU":
+            raise _refuse(f"{where}.activation", "PReLU's learned slope has no place in a .nam file", "use LeakyReLU or Tanh")
     if name == "lstm":
         size = config.pop("input_size", 1)
         if size not in (1, 1 + num_knobs):
