@@ -373,3 +373,63 @@ def test_trainer_settings_reach_panama_train_and_run(tmp_path, capsys) -> None:
     err = " ".join(capsys.readouterr().err.split())
     assert "panama run trains its ensembles and final model inside this process" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+NAM_EXTENSION = '''
+"""The seed docs' extension example: a custom net registered the NAM way."""
+import torch
+from nam.models.base import BaseNet
+from nam.train.lightning_module import LightningModule
+from nam.data import register_dataset_initializer
+
+
+class MyCustomNet(BaseNet):
+    def __init__(self, hidden_features, receptive_field_val):
+        super().__init__()
+        self._receptive_field = receptive_field_val
+        self.conv = torch.nn.Conv1d(1, hidden_features, receptive_field_val)
+        self.head = torch.nn.Conv1d(hidden_features, 1, 1)
+
+    @property
+    def receptive_field(self):
+        return self._receptive_field
+
+    @classmethod
+    def init_from_config(cls, config_dict):
+        return cls(hidden_features=config_dict["hidden_features"], receptive_field_val=config_dict["receptive_field"])
+
+    def _forward(self, x):
+        return self.head(torch.tanh(self.conv(x[:, None])))[:, 0]
+
+
+LightningModule.register_net_initializer("MyCustomNet", MyCustomNet.init_from_config)
+register_dataset_initializer("MyCustomDataset", dict)
+'''
+
+
+def test_a_nam_style_extension_registers_its_net_without_nam(tmp_path, panama_home) -> None:
+    """Dropped into $PANAMA_HOME/extensions, NAM's register_net_initializer runs against
+    PANAMA's registry (a stand-in `nam`); its dataset initialiser is explained; a file that
+    needs more of NAM says so in one line."""
+    (panama_home / "extensions").mkdir()
+    (panama_home / "extensions" / "my_net.py").write_text(NAM_EXTENSION)
+    (panama_home / "extensions" / "needs_more.py").write_text("from nam.models.wavenet import WaveNet\n")
+    env = {"PANAMA_HOME": str(panama_home), "PANAMA_LOAD_PLUGINS": "extensions", "OMP_NUM_THREADS": "1"}
+    listed = subprocess.run([sys.executable, "-m", "panama.core.cli", "plugins", "--json"], capture_output=True, text=True,
+                            env={**__import__("os").environ, **env}, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert any(c["name"] == "MyCustomNet" and c["kind"] == "net" for c in json.loads(listed.stdout)["components"])
+    err = " ".join(listed.stderr.split())
+    assert "registers NAM dataset 'MyCustomDataset', which PANAMA does not use" in err
+    assert "needs_more.py is a NAM extension needing nam.models.wavenet" in err and "Traceback" not in err
+    _audio(tmp_path)
+    configs = base_configs()
+    configs["data"] = {"train": [{"x_path": "x.wav", "y_path": "y2.wav", "ny": 512}],
+                       "validation": {"x_path": "x.wav", "y_path": "y2.wav"}}
+    configs["model"]["net"] = {"name": "MyCustomNet", "config": {"hidden_features": 3, "receptive_field": 8}}
+    paths = write(tmp_path, configs)
+    done = subprocess.run([sys.executable, "-m", "panama.core.cli", "train", *paths, str(tmp_path / "out"), "--no-progress"],
+                          capture_output=True, text=True, env={**__import__("os").environ, **env}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    c = curves(tmp_path / "out")
+    assert c["net"] == "MyCustomNet" and c["history"][-1]["val_mse"] < c["history"][0]["val_mse"]

@@ -188,6 +188,10 @@ def _discover() -> list[_Plugin]:
 def _file_loader(path: Path) -> Callable[[], ModuleType]:
     def load() -> ModuleType:
         module_name = f"panama_extension_{path.stem}"
+        from panama.core import nam_extensions
+
+        if nam_extensions.is_nam_extension(path.read_text(errors="replace")):  # NAM's extensions folder format
+            return nam_extensions.load(path, module_name, _warn)
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot import {path}")
