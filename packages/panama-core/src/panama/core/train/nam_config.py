@@ -16,7 +16,8 @@ instead (:data:`REFUSALS` lists the refusals; ``tests/test_nam_seed_configs.py``
 field's effect). Differences from NAM: ``nx`` is ignored (the receptive field comes from the
 net); ``y_preroll`` drops samples from both signals so they stay aligned;
 ``require_input_pre_silence`` is only checked when given; without a ``validation`` section, 20 %
-of the entries' settings are held out.
+of the entries' settings are held out (none with fewer than 3: then the training entries
+validate).
 """
 
 from __future__ import annotations
@@ -446,7 +447,9 @@ def load_plan(data_path: Path, model_path: Path, learning_path: Path, *,
         streams = _dataset(train_entries, data_cfg.common, space, base, "train", isinstance(data_cfg.train, list))
         val_streams = _dataset(val_entries, data_cfg.common, space, base, "validation", isinstance(data_cfg.validation, list))
     data = streams.data(context)
-    val = val_streams.data(context) if val_streams else None
+    # Too few settings to hold any out: validate on the training entries themselves (not on
+    # pieces of them, which a later split of pieces would leak into training).
+    val = val_streams.data(context) if val_streams else data
     recipe = _recipe(model_cfg, learning, streams.ny)
     resume_from = _resume_path(learning.trainer_fit_kwargs.get("ckpt_path"), Path(learning_path)) if resume else None
     return Plan(data, val, space, net, options, recipe, resume_from, notes,
