@@ -433,3 +433,21 @@ def test_a_nam_style_extension_registers_its_net_without_nam(tmp_path, panama_ho
     assert done.returncode == 0, done.stderr
     c = curves(tmp_path / "out")
     assert c["net"] == "MyCustomNet" and c["history"][-1]["val_mse"] < c["history"][0]["val_mse"]
+
+
+def test_knob_ranges_from_the_command_line_and_the_evaluate_hint_for_imports(tmp_path, capsys) -> None:
+    _audio(tmp_path)
+    entries = [{"input_file": "x.wav", "output_file": f"y{i}.wav", "knob_type": "bass", "knob_level": lvl}
+               for i, lvl in enumerate([0.2, 0.6, 1.0])]
+    (tmp_path / "kd.json").write_text(json.dumps({"entries": entries}))
+    assert run(["import", str(tmp_path / "kd.json"), str(tmp_path / "cap"), "--knob", "bass=0:10"]) == 0
+    err = capsys.readouterr().err
+    assert "guessed" not in err  # levels ≤ 1 on a 0–10 dial: the range comes from --knob, not from the levels
+    from panama.core.capture import Capture
+
+    assert Capture.open(tmp_path / "cap").knob_space["bass"].maximum == 10
+    assert run(["train", str(tmp_path / "cap"), "--preset", "nano", "--steps", "2", "--batch-size", "2",
+                "--segment-length", "1024", "--no-progress"]) == 0
+    assert run(["evaluate", str(tmp_path / "cap")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "panama add" in err and "--holdout" in err and "panama label" not in err
