@@ -451,3 +451,25 @@ def test_knob_ranges_from_the_command_line_and_the_evaluate_hint_for_imports(tmp
     assert run(["evaluate", str(tmp_path / "cap")]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "panama add" in err and "--holdout" in err and "panama label" not in err
+
+
+def test_a_plain_nam_config_leaves_model_nam_that_nams_loader_runs(tmp_path, capsys) -> None:
+    """No knobs at all (NAM's own use): OUTDIR/model.nam, read by NAM's init_from_nam. A trainer
+    setting Lightning refuses is one line and leaves no OUTDIR."""
+    from nam_loader import run_nam
+
+    from panama.core.train import TrainedModel
+
+    _audio(tmp_path)
+    configs = base_configs()
+    configs["data"] = {"train": {"x_path": "x.wav", "y_path": "y2.wav", "ny": 512},
+                       "validation": {"x_path": "x.wav", "y_path": "y2.wav", "ny": None}, "common": {"sample_rate": SR}}
+    paths = write(tmp_path, configs)
+    assert run(["train", *paths, str(tmp_path / "bad"), "--no-progress", "--trainer", "accelerator=cpu", "--trainer", "devices=[0]"]) == 2
+    assert "trainer: `devices`" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert run(["train", *paths, str(tmp_path / "out"), "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.nam")) == ["model.nam"]
+    x = np.random.default_rng(2).uniform(-0.5, 0.5, 2000).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run_nam("0.5", tmp_path / "out" / "model.nam", tmp_path / "x.npy", tmp_path / "y.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), TrainedModel.load(tmp_path / "out" / "model.pt").predict(x), atol=1e-5)

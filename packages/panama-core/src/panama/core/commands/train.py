@@ -81,8 +81,8 @@ def train(
             recipe = Recipe.model_validate({**base, **overrides})
         except ValidationError as exc:
             raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
-        outdir.mkdir(parents=True, exist_ok=True)
-        (outdir / nam_outdir.CHECKPOINT).parent.mkdir(exist_ok=True)
+        # no mkdir here: OUTDIR appears with the first file training writes, so a run refused
+        # by Lightning (bad devices …) leaves nothing behind
         model = fit(plan.data, net=plan.net, net_options=plan.net_options, recipe=recipe, val=plan.val,
                     knob_space=plan.knob_space, progress=progress, checkpoint_path=outdir / "model.pt",
                     resume_from=plan.resume_from, lightning_checkpoint=outdir / nam_outdir.CHECKPOINT)
@@ -132,15 +132,15 @@ def parse_trainer_options(items: list[str] | None) -> dict[str, Any]:
     """
     import json
 
-    from panama.core.knobs import parse_assignments
-
     settings: dict[str, Any] = {}
-    for item in items or []:
-        for key, text in parse_assignments(item, what="trainer setting").items():
-            try:
-                settings[key] = json.loads(text)
-            except ValueError:
-                settings[key] = text
+    for item in items or []:  # one setting per flag, so a value may hold commas (devices=[0,1])
+        key, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise PanamaError(f"--trainer {item!r} is not of the form name=value", "e.g. --trainer devices=2")
+        try:
+            settings[key] = json.loads(text)
+        except ValueError:
+            settings[key] = text
     return settings
 
 

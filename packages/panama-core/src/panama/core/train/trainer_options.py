@@ -41,7 +41,7 @@ def _objects(value: Any, module: Any, what: str) -> list[Any]:
                               'give {"class": "Name", "kwargs": {...}} with a Lightning class name')
         try:
             objects.append(cls(**kwargs))
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # a bad argument, or a logger whose package is missing: one line
             raise PanamaError(f"trainer.{what}.{i} {name}: {exc}", f"see {module.__name__}.{name}'s documentation") from None
     return objects
 
