@@ -457,7 +457,6 @@ def test_a_plain_nam_config_leaves_model_nam_that_nams_loader_runs(tmp_path, cap
     """No knobs at all (NAM's own use): OUTDIR/model.nam, read by NAM's init_from_nam. A trainer
     setting Lightning refuses is one line and leaves no OUTDIR."""
     from nam_loader import run_nam
-
     from panama.core.train import TrainedModel
 
     _audio(tmp_path)
