@@ -148,7 +148,7 @@ def _effect_lstm(tmp: Path, outdir: Path) -> None:
     assert state["net_options"]["bias"] is False and not any("bias" in k for k in state["state_dict"] if k.startswith("lstm."))
 
 
-def _effect_condition(tmp: Path, outdir: Path) -> None:
+def _effect_trained(tmp: Path, outdir: Path) -> None:
     assert (outdir / "model.pt").is_file()
 
 
@@ -158,6 +158,16 @@ def _effect_no_plots(tmp: Path, outdir: Path) -> None:
 
 def _effect_no_show(tmp: Path, outdir: Path) -> None:
     assert (outdir / "comparison.png").stat().st_size > 1000
+
+
+def _changes_the_run(tmp: Path, outdir: Path) -> None:
+    _, ref = train(tmp, out="ref")
+    assert curves(outdir)["history"][-1]["val_mse"] != curves(ref)["history"][-1]["val_mse"]
+
+
+def _train_entries(**extra: Any) -> dict[str, Any]:
+    return {"data": {"train": [{"x_path": "x.wav", "y_path": f"y{i}.wav", "ny": 512, "knobs": {"drive": d}, **extra}
+                               for i, d in enumerate([0.0, 2.5, 5.0, 7.5])]}}
 
 
 def _layers(**change: Any) -> dict[str, Any]:
@@ -182,7 +192,7 @@ FIELDS: dict[str, tuple[dict[str, Any], tuple[str, ...], Any]] = {
     "lr_scheduler unknown": ({"model": {"lr_scheduler": {"class": "WarpLR"}}}, (), "'WarpLR' is not a torch.optim.lr_scheduler"),
     "head_config object": ({"model": {"net": {**TINY_NET, "config": {**TINY_NET["config"], "head_config": {"channels": 4}}}}}, (),
                            "head_config: a head network"),
-    "condition_size 1+K": (_layers(condition_size=2), (), _effect_condition),
+    "condition_size 1+K": (_layers(condition_size=2), (), _effect_trained),
     "condition_size 3": (_layers(condition_size=3), (), "condition_size: 3: the condition is the mono input"),
     "activation PReLU": (_layers(activation="PReLU"), (), "PReLU's learned slope"),
     "LSTM bias/input_size/burn_in": ({"model": {"net": {"name": "LSTM", "config": {"hidden_size": 3, "num_layers": 1, "input_size": 2,
@@ -208,6 +218,20 @@ FIELDS: dict[str, tuple[dict[str, Any], tuple[str, ...], Any]] = {
     "trainer_fit_kwargs.ckpt_path missing": ({"learning": {"trainer_fit_kwargs": {"ckpt_path": "nope.ckpt"}}}, (), "checkpoint nope.ckpt not found"),
     "validation.ny": ({"data": {"validation": {"ny": 512}}}, (), "data.validation.ny: PANAMA validates each validation entry whole"),
     "dataset type": ({"data": {"train": [{"type": "ParametricDataset", "x_path": "x.wav", "y_path": "y0.wav"}]}}, (), "data.train.0.type"),
+    "common.delay": ({"data": {"common": {"delay": 7}}}, (), _changes_the_run),
+    "common.input_gain": ({"data": {"common": {"input_gain": -6.0}}}, (), _changes_the_run),
+    "common.y_preroll": ({"data": {"common": {"y_preroll": 300}}}, (), _changes_the_run),
+    "train.start_samples/stop_samples": (_train_entries(start_samples=4800, stop_samples=-1000), (), _changes_the_run),
+    "train.start_seconds/stop_seconds": (_train_entries(start_seconds=0.1, stop_seconds=-0.02), (), _changes_the_run),
+    "common.require_input_pre_silence": ({"data": {"common": {"require_input_pre_silence": 0.4}}}, (),
+                                         "the input is not silent for the first 0.4 s"),
+    "common.sample_rate": ({"data": {"common": {"sample_rate": 44100}}}, (), "sample rate 48000 Hz, expected 44100 Hz"),
+    "unequal x/y lengths": ({"data": {"train": [{"x_path": "x.wav", "y_path": "y_short.wav", "knobs": {"drive": 5}}]}}, (),
+                            "trim them or set allow_unequal_lengths"),
+    "common.allow_unequal_lengths": ({"data": {"train": [{"x_path": "x.wav", "y_path": "y_short.wav", "knobs": {"drive": 5}}],
+                                               "common": {"allow_unequal_lengths": True}}}, (), _effect_trained),
+    "_notes anywhere": ({"model": {"net": {**TINY_NET, "config": {**TINY_NET["config"], "_notes": ["a comment"]}},
+                                   "optimizer": {"lr": 0.004, "_notes": "x"}}}, (), _effect_trained),
     "--no-plots": ({}, ("--no-plots",), _effect_no_plots),
     "--no-show": ({}, ("-ns",), _effect_no_show),
 }

@@ -141,9 +141,19 @@ class Plan:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+def _without_comments(value: Any, parent: str = "") -> Any:
+    """Drop ``_``-keys (NAM's ``_notes`` convention) at every depth, except knob names."""
+    if isinstance(value, dict):
+        return {k: _without_comments(v, k) for k, v in value.items()
+                if parent == "knobs" or not (isinstance(k, str) and k.startswith("_"))}
+    if isinstance(value, list):
+        return [_without_comments(v, parent) for v in value]
+    return value
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(Path(path).read_text())
+        return _without_comments(json.loads(Path(path).read_text()))
     except FileNotFoundError:
         raise PanamaError(f"{what}: file {path} not found", "check the path") from None
     except json.JSONDecodeError as exc:
