@@ -89,7 +89,7 @@ class NetSpec(_Strict):
 
 class LossSpec(_Strict):
     loss: Literal["mse", "esr", "mrstft"] | None = None
-    val_loss: Literal["mse", "esr"] = "mse"
+    val_loss: Literal["mse", "esr"] | None = None  # None: esr for the esr loss, else mse (NAM: mse)
     mask_first: int = 0
     pre_emph_mrstft_weight: float | None = Field(default=None, ge=0)
     pre_emph_mrstft_coef: float | None = Field(default=None, ge=0, lt=1)
