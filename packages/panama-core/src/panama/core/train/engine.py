@@ -47,10 +47,13 @@ class SegmentStream(torch.utils.data.IterableDataset):
 
     Each member walks through its own shuffled order of the settings (reshuffled when used up),
     so every setting is seen equally often; segment starts are uniform over the usable audio.
+    ``pools`` gives member m its own multiset of setting indices instead (a bootstrap draw: a
+    setting drawn twice is seen twice as often, one not drawn never).
     An item is one whole batch: ``x[B, M, L + rf - 1]``, ``knobs[B, M, K]``, ``y[B, M, L]``.
     """
 
-    def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int):
+    def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int,
+                 pools: list[np.ndarray] | None = None):
         self.x, self.y, self.knobs = data.x, data.y, data.knobs
         self.rf = receptive_field
         self.length = min(recipe.segment_length, data.length - receptive_field + 1)
@@ -66,6 +69,9 @@ class SegmentStream(torch.utils.data.IterableDataset):
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         self.queues: list[list[int]] = [[] for _ in seeds]
+        if pools is not None and (len(pools) != len(seeds) or any(len(p) == 0 for p in pools)):
+            raise ValueError("need one non-empty pool of setting indices per member")
+        self.pools = pools
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -74,7 +80,8 @@ class SegmentStream(torch.utils.data.IterableDataset):
         out: list[int] = []
         while len(out) < self.batch_size:
             if not self.queues[member]:
-                self.queues[member] = list(self.rngs[member].permutation(self.y.shape[0]))
+                pool = self.y.shape[0] if self.pools is None else self.pools[member]
+                self.queues[member] = list(self.rngs[member].permutation(pool))
             out.append(self.queues[member].pop())
         return np.array(out)
 
@@ -316,8 +323,12 @@ def train(
     seeds: list[int],
     progress: bool,
     on_best: Callable[[Any, dict[str, Any]], None] | None = None,
+    pools: list[np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train ``net`` in place (best weights restored); returns ``(metrics, history)``."""
+    """Train ``net`` in place (best weights restored); returns ``(metrics, history)``.
+
+    ``pools``: per member, the setting indices it trains on (see :class:`SegmentStream`).
+    """
     if recipe.num_threads:
         torch.set_num_threads(recipe.num_threads)
     if recipe.steps is None and recipe.epochs is None:
@@ -327,7 +338,7 @@ def train(
     steps_per_epoch = recipe.steps_per_epoch or max(
         1, math.ceil(data.num_settings * usable / (recipe.segment_length * recipe.batch_size))
     )
-    stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch)
+    stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch, pools)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
     max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * data.sample_rate) + rf - 1
     validator = Validator(val, members, recipe.val_every, max_val, on_best, select="esr" if recipe.loss == "esr" else "mse",
