@@ -52,6 +52,7 @@ def test_finds_the_bump_and_spreads_the_rest_of_the_batch() -> None:
     grid = np.array(ctx.notes["profile_grid"])
     for k, row in enumerate(first["profile"]):
         assert abs(grid[int(np.argmax(row))] - points[0][k]) <= 0.25 + 1e-9
+        assert first["profile_at"] >= max(row)  # the proposal tops its own profile
     json.dumps(ctx.notes, allow_nan=False)
 
 

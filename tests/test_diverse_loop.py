@@ -46,6 +46,13 @@ def test_loop_warm_starts_members_and_journals_the_fallback(tmp_path: Path) -> N
     assert second["warm_start"]["from_seeds"] == previous.seeds
     assert any("from rounds/01/ensemble.pt" in line for line in logged)
     assert any("not competent" in line for line in logged)
+    # the report says, per round, what the members were like and why the round fell back
+    from panama.core.report import build_report
+
+    page = build_report(capture.root).read_text()
+    assert "Active learning rounds" in page and "Round 2: ensemble-diverse" in page
+    assert "rounds/01/ensemble.pt" in page and "fell back to a fixed design" in page
+    assert (capture.root / "report" / "rounds-member-esr.png").is_file()
 
 
 @pytest.mark.slow

@@ -198,7 +198,8 @@ class EnsembleDiverseSampler:
                     "member_rms_db": [_finite_or_none(v) for v in levels[i]],
                 })
             if profiles is not None:
-                entry["profile"] = [[_finite_or_none(v) for v in row] for row in profiles[j]]
+                entry["profile"] = [[_finite_or_none(v) for v in row[:-1]] for row in profiles[j]]
+                entry["profile_at"] = _finite_or_none(profiles[j][0][-1])
             proposals.append(entry)
         pool_finite = pooled.scores[np.isfinite(pooled.scores)]
         notes: dict[str, Any] = {
@@ -218,10 +219,11 @@ class EnsembleDiverseSampler:
 
     def _profiles(self, ensemble: Any, x: Any, chosen: np.ndarray, grid: np.ndarray, spans: list[tuple[int, int]],
                   kw: dict[str, Any]) -> np.ndarray:
-        """``[n, K, P]``: the pointwise score along each knob axis through each proposal."""
+        """``[n, K, P + 1]``: the pointwise score along each knob axis through each proposal, on the
+        profile's excerpt; the last value of every row is the score at the proposal itself."""
         n, dims = chosen.shape
-        lines = np.repeat(chosen[:, None, None, :], dims, axis=1).repeat(len(grid), axis=2)  # [n, K, P, K]
+        lines = np.repeat(chosen[:, None, None, :], dims, axis=1).repeat(len(grid) + 1, axis=2)  # [n, K, P+1, K]
         for k in range(dims):
-            lines[:, k, :, k] = grid
+            lines[:, k, :-1, k] = grid
         flat = evaluate(ensemble, x, lines.reshape(-1, dims), spans, self.config.score, **kw).scores
-        return flat.reshape(n, dims, len(grid))
+        return flat.reshape(n, dims, len(grid) + 1)
