@@ -141,3 +141,25 @@ def test_the_paper_variant_keeps_the_papers_defaults() -> None:
     build("sampler", "ensemble-disagreement", {"steps": 5}).propose(ctx, 2)
     assert ctx.fitted == [{"members": 4}]  # members trained from scratch on all labels, as the paper
     assert ctx.notes["members"]["val_esr"] == [0.1, 0.2, 0.2, 0.3]
+
+
+class NearSilent(Metered):
+    """Output level falls 60 dB as the third knob goes to 0 (a master knob)."""
+
+    def predict(self, x, knobs):
+        return super().predict(x, knobs) * (0.001 + knobs[:, 2] ** 2)[None, :, None]
+
+
+@pytest.mark.parametrize("score", ["relative", "log-spectral"])
+def test_anchored_scores_do_not_chase_near_silent_settings(score) -> None:
+    silent, loud = np.array([0.8, 0.3, 0.02]), np.array([0.2, 0.5, 0.9])
+    ensemble = NearSilent([silent, loud], [1.0, 0.6], width=0.2)
+    labels = ([0.1, 0.1, 0.9], [0.5, 0.9, 0.6])
+    first = {}
+    for anchored in (False, True):
+        ctx = context(ensemble, labels)
+        options = {**FAST, "score": score, "anchored": anchored, "floor_db": -20.0}
+        first[anchored] = unit(build("sampler", "ensemble-diverse", options).propose(ctx, 2))[0]
+        assert (ctx.notes["reference_level"] is not None) == anchored
+    assert first[False][2] < 0.15  # fully scale-free: the near-silent spread wins
+    assert np.abs(first[True] - loud).max() < 0.1

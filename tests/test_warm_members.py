@@ -39,6 +39,9 @@ def test_warm_started_members_start_from_the_previous_rounds_weights() -> None:
     cold = fit_ensemble(toy_data(5), members=2, net_options=NANO, recipe=QUICK, seed=2, val=val)
     assert not np.allclose(cold.history[0]["val_mse_members"], first.metrics["val_mse"], rtol=1e-3)
     assert "warm_start" not in cold.metrics and cold.metrics["steps"] == 6
+    # pooled ESR: the members' MSE over the energy of all validated target samples together
+    energy = np.mean(np.square(val.y[:, first.receptive_field - 1 :], dtype=np.float64))
+    np.testing.assert_allclose(first.metrics["val_esr_pooled"], np.array(first.metrics["val_mse"]) / energy, rtol=1e-9)
     with pytest.raises(PanamaError, match="has 2 members, this one 3"):
         fit_ensemble(data, members=3, net_options=NANO, recipe=QUICK, init_from=first)
 

@@ -23,6 +23,7 @@ torch is imported inside the functions that need it: listing samplers never load
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +36,7 @@ from panama.acquisition.dedup import farthest_from
 from panama.acquisition.designs import maximin_order, sobol_design
 from panama.acquisition.fixed import FIXED_SAMPLERS
 from panama.acquisition.members import incompetence, member_notes, require_training
-from panama.acquisition.scores import SCORE_NAMES, Score, climb, evaluate, spans_for
+from panama.acquisition.scores import SCORE_NAMES, Score, ScoreSpec, climb, evaluate, spans_for
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig, Ensemble, SamplerContext
@@ -59,8 +60,12 @@ class EnsembleDiverseConfig(ComponentConfig):
     )
     score: Score = Field("relative", description="relative (variance / output energy), log-spectral or variance")
     criterion: Criterion = Field("variance", description="variance, or integrated (variance reduction over the pool)")
+    anchored: bool = Field(
+        True, description="scale-free scores anchored to the labelled settings' typical level (quiet_db, floor_db)"
+    )
+    quiet_db: float = Field(-20.0, le=0.0, description="relative: settings this far below the typical level count as it")
     fft_size: int = Field(256, ge=8, description="log-spectral: FFT size")
-    floor_db: float = Field(-60.0, le=0.0, description="log-spectral: floor below the setting's mean power")
+    floor_db: float = Field(-40.0, le=0.0, description="log-spectral: floor below the typical (else the setting's) power")
     pool: int = Field(128, ge=1, le=65536, description="Sobol candidates scored each round")
     restarts: int = Field(8, ge=0, le=1024, description="best pool candidates refined by gradient ascent")
     steps: int = Field(60, ge=0, le=100_000, description="Adam steps per refinement")
@@ -147,17 +152,21 @@ class EnsembleDiverseSampler:
         x, field, usable = signal_tensor(ensemble, np.asarray(context.input_signal))
         excerpt = usable if cfg.excerpt_seconds is None else min(usable, max(1, int(cfg.excerpt_seconds * context.sample_rate)))
         spans = spans_for(x.shape[0], field, excerpt, cfg.score_excerpts)
-        kw: dict[str, Any] = {"field": field, "batch": cfg.eval_batch, "fft_size": cfg.fft_size, "floor_db": cfg.floor_db}
+        kw: dict[str, Any] = {"field": field, "batch": cfg.eval_batch}
+        spec = ScoreSpec(cfg.score, cfg.fft_size, cfg.floor_db, cfg.quiet_db)
         rng = np.random.default_rng(seed)
         pool = sobol_design(cfg.pool, dims, seed)
         with _frozen(ensemble):
-            pooled = evaluate(ensemble, x, pool, spans, cfg.score, deviations=True, **kw)
+            if cfg.anchored and cfg.score != "variance" and len(labelled):
+                typical = evaluate(ensemble, x, labelled, spans, spec, **kw).levels
+                typical = typical[np.isfinite(typical) & (typical > 0)]
+                spec = replace(spec, reference=float(np.median(typical))) if len(typical) else spec
+            pooled = evaluate(ensemble, x, pool, spans, spec, deviations=True, **kw)
             ranked = np.argsort(-np.nan_to_num(pooled.scores, nan=-np.inf), kind="stable")
             starts = pool[ranked[: min(cfg.restarts, len(pool))]]
-            refined = (climb(ensemble, x, starts, cfg.score, field=field, excerpt=excerpt, steps=cfg.steps, lr=cfg.lr,
-                             rng=rng, fft_size=cfg.fft_size, floor_db=cfg.floor_db)
+            refined = (climb(ensemble, x, starts, spec, field=field, excerpt=excerpt, steps=cfg.steps, lr=cfg.lr, rng=rng)
                        if len(starts) and cfg.steps else np.empty((0, dims)))
-            polished = evaluate(ensemble, x, refined, spans, cfg.score, deviations=True, **kw)
+            polished = evaluate(ensemble, x, refined, spans, spec, deviations=True, **kw)
             candidates = np.vstack([pool, refined])
             scores = np.concatenate([pooled.scores, polished.scores])
             levels = np.vstack([pooled.member_rms_db, polished.member_rms_db]) if len(refined) else pooled.member_rms_db
@@ -184,7 +193,7 @@ class EnsembleDiverseSampler:
             else:
                 chosen = candidates[order]
             grid = np.linspace(0.0, 1.0, cfg.profile_points) if cfg.profile_points else np.empty(0)
-            profiles = self._profiles(ensemble, x, chosen, grid, spans[:1], kw) if len(grid) else None
+            profiles = self._profiles(ensemble, x, chosen, grid, spans[:1], spec, kw) if len(grid) else None
         space = context.knob_space
         proposals = []
         for j, point in enumerate(chosen):
@@ -205,6 +214,7 @@ class EnsembleDiverseSampler:
         notes: dict[str, Any] = {
             "scores": [None] * len(chosen) if filler else values,
             "score": f"{SCORE_NAMES[cfg.score]}; criterion {cfg.criterion}, {cfg.selection} batch",
+            "reference_level": spec.reference,
             "min_distance": distance,
             "candidates": {"pool": len(pool), "refined": len(refined), "finite": int(finite.sum())},
             "pool_disagreement": {
@@ -218,12 +228,12 @@ class EnsembleDiverseSampler:
         return chosen, notes
 
     def _profiles(self, ensemble: Any, x: Any, chosen: np.ndarray, grid: np.ndarray, spans: list[tuple[int, int]],
-                  kw: dict[str, Any]) -> np.ndarray:
+                  spec: ScoreSpec, kw: dict[str, Any]) -> np.ndarray:
         """``[n, K, P + 1]``: the pointwise score along each knob axis through each proposal, on the
         profile's excerpt; the last value of every row is the score at the proposal itself."""
         n, dims = chosen.shape
         lines = np.repeat(chosen[:, None, None, :], dims, axis=1).repeat(len(grid) + 1, axis=2)  # [n, K, P+1, K]
         for k in range(dims):
             lines[:, k, :-1, k] = grid
-        flat = evaluate(ensemble, x, lines.reshape(-1, dims), spans, self.config.score, **kw).scores
+        flat = evaluate(ensemble, x, lines.reshape(-1, dims), spans, spec, **kw).scores
         return flat.reshape(n, dims, len(grid) + 1)

@@ -16,10 +16,16 @@ def member_notes(ensemble: Any) -> dict[str, Any]:
     """The ensemble's per-member metrics as JSON-ready notes (empty fields when not known)."""
     metrics = dict(getattr(ensemble, "metrics", None) or {})
     esr = _as_list(metrics.get("val_esr"))
+    pooled = _as_list(metrics.get("val_esr_pooled"))
+    # The competence check reads the pooled ESR where the engine gives it (quiet settings do
+    # not rule it), else the mean of the per-setting ESRs.
+    judged = pooled or esr
     notes: dict[str, Any] = {
         "val_esr": esr,
+        "val_esr_pooled": pooled,
         "val_mse": _as_list(metrics.get("val_mse")),
-        "median_val_esr": float(np.median(esr)) if esr else None,
+        "median_val_esr": float(np.median(judged)) if judged else None,
+        "median_of": "val_esr_pooled" if pooled else "val_esr",
         "validated_on": (
             None if "val_held_out" not in metrics
             else "held-out settings" if metrics["val_held_out"] else "the training settings"

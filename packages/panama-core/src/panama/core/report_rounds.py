@@ -32,7 +32,10 @@ class RoundInfo:
 
     @property
     def member_esr(self) -> list[float]:
-        return [float(v) for v in (self.notes.get("members") or {}).get("val_esr") or [] if v is not None]
+        """The members' validation ESR the sampler judged them by (pooled where recorded)."""
+        members = self.notes.get("members") or {}
+        values = members.get("val_esr_pooled") or members.get("val_esr") or []
+        return [float(v) for v in values if v is not None]
 
     @property
     def fallback(self) -> str:
