@@ -71,7 +71,7 @@ def test_bootstrap_draws_differ_per_member_and_members_train_only_on_their_draw(
     mine = [np.array([0, 0, 1]), np.array([4, 5])]
     stream = SegmentStream(data, 1, QUICK.model_copy(update={"batch_size": 12}), [1, 2], 4, mine)
     for _ in range(3):
-        _, knobs, _ = stream.batch()
+        knobs = stream.batch()[1]  # x, knobs, y, ...
         for member, pool in enumerate(mine):
             rows = {int(np.flatnonzero((data.knobs == k).all(axis=1))[0]) for k in knobs[:, member].numpy()}
             assert rows == set(pool.tolist())  # the whole draw, and nothing else

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from panama.core.knobs import Knob, KnobSpace
 from panama.core.train.data import TrainingData
 from panama.core.train.model import TrainedEnsemble, TrainedModel, build_net
@@ -40,15 +38,12 @@ def _net_options(net_options: dict[str, Any] | None, num_knobs: int) -> dict[str
     return options
 
 
-def _pooled_esr(val_mse: Any, val: TrainingData, recipe: Recipe, receptive_field: int) -> list[float | None]:
-    """Per member, the validation MSE over the mean energy of all validation targets together.
+def _pooled_esr(val_mse: Any, energy: float) -> list[float | None]:
+    """Per member, the validation MSE over the mean energy of all validated targets together.
 
     The per-setting mean ESR is ruled by near-silent settings (their ESR is huge at the same
     absolute error); this one weighs every validated sample alike, as one long recording would.
-    The window is the engine's: outputs from ``receptive_field - 1`` up to ``val_seconds``.
     """
-    stop = val.length if recipe.val_seconds is None else min(val.length, int(recipe.val_seconds * val.sample_rate) + receptive_field - 1)
-    energy = float(np.mean(np.square(val.y[:, receptive_field - 1 : stop], dtype=np.float64))) if stop >= receptive_field else 0.0
     values = val_mse if isinstance(val_mse, list) else [val_mse]
     return [float(v) / energy if energy > 0 else None for v in values]  # None: silent validation audio
 
@@ -141,6 +136,6 @@ def fit_ensemble(
                                     pools=pools)
     metrics.update(extra)
     metrics["val_held_out"] = bool(held and held_out is not train)
-    metrics["val_esr_pooled"] = _pooled_esr(metrics["val_mse"], held_out, recipe, int(module.receptive_field))
+    metrics["val_esr_pooled"] = _pooled_esr(metrics["val_mse"], float(metrics.get("val_energy") or 0.0))
     module.eval().requires_grad_(False)
     return TrainedEnsemble(module, members, space, train.sample_rate, net, options, seeds, metrics, history)

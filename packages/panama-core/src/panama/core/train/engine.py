@@ -183,6 +183,8 @@ class Validator(pl.Callback):
                  receptive_field: int = 1):
         x_all = val.x if val.x.ndim == 2 else np.broadcast_to(val.x, (val.num_settings, val.length))
         self.x, self.y = self._windows(x_all, val.y, max_samples, receptive_field)
+        # Mean target energy of the validated outputs: val MSE / this is the pooled ESR.
+        self.energy = float(self.y[..., receptive_field - 1 :].double().pow(2).mean()) if self.y.numel() else 0.0
         self.knobs = torch.from_numpy(val.knobs)
         self.members, self.every, self.on_best = members, every, on_best
         self.select = select  # "mse" or "esr": the metric that picks each member's best weights
@@ -359,6 +361,7 @@ def train(
     metrics: dict[str, Any] = {
         "steps": int(trainer.global_step),
         "train_seconds": round(time.perf_counter() - started, 3),
+        "val_energy": validator.energy,
         "initial_val_mse": first.get("val_mse"),
         "initial_val_esr": first.get("val_esr"),
         "val_mse": ([min((e["val_mse_members"][m] for e in validator.history if e["step"] == s), default=math.inf)
