@@ -163,3 +163,10 @@ def test_anchored_scores_do_not_chase_near_silent_settings(score) -> None:
         assert (ctx.notes["reference_level"] is not None) == anchored
     assert first[False][2] < 0.15  # fully scale-free: the near-silent spread wins
     assert np.abs(first[True] - loud).max() < 0.1
+
+
+def test_compare_scores_it_on_prefixes_of_its_run() -> None:
+    from panama.acquisition.diverse import EnsembleDiverseSampler
+    from panama.core.compare import checkpoint_mode
+
+    assert checkpoint_mode("ensemble-diverse", "auto", EnsembleDiverseSampler) == "prefix"

@@ -91,6 +91,10 @@ class EnsembleDiverseSampler:
 
     name = "ensemble-diverse"
     Config = EnsembleDiverseConfig
+    # For `panama compare`: a round sees only what was labelled before it, so the first k labels
+    # are what a budget-k run would have chosen (except that the automatic min_distance is sized
+    # to the whole budget).
+    nested_design = True
 
     def __init__(self, config: EnsembleDiverseConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
