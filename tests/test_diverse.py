@@ -12,6 +12,7 @@ from panama.acquisition import batch
 from panama.acquisition.active import EnsembleDisagreementConfig
 from panama.acquisition.designs import min_distances
 from panama.core.components import build
+from panama.core.errors import PanamaError
 from test_active import SOME_LABELS, TARGET, BumpEnsemble, context, unit
 
 torch = pytest.importorskip("torch")
@@ -170,3 +171,11 @@ def test_compare_scores_it_on_prefixes_of_its_run() -> None:
     from panama.core.compare import checkpoint_mode
 
     assert checkpoint_mode("ensemble-diverse", "auto", EnsembleDiverseSampler) == "prefix"
+
+
+def test_command_line_words_for_off_and_auto() -> None:
+    sampler = build("sampler", "ensemble-diverse", {"competence_esr": "none", "min_distance": "auto", "pool": "16"})
+    assert sampler.config.competence_esr is None and sampler.config.min_distance is None
+    assert sampler.config.pool == 16
+    with pytest.raises(PanamaError, match="competence_esr"):
+        build("sampler", "ensemble-diverse", {"competence_esr": "high"})

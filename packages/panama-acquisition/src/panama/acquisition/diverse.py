@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from panama.acquisition import batch
 from panama.acquisition.active import _finite_or_none, _frozen, signal_tensor
@@ -84,6 +84,14 @@ class EnsembleDiverseConfig(ComponentConfig):
     )
     profile_points: int = Field(7, ge=0, le=101, description="report: score at this many values per knob axis (0: off)")
     fit_options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for fit_ensemble")
+
+    @field_validator("competence_esr", "excerpt_seconds", "min_distance", mode="before")
+    @classmethod
+    def _words_for_none(cls, value: Any) -> Any:
+        """``--sampler-option competence_esr=none`` (or ``off``; ``min_distance=auto``) means None."""
+        if isinstance(value, str) and value.strip().lower() in {"none", "off", "auto", "null", ""}:
+            return None
+        return value
 
 
 class EnsembleDiverseSampler:
