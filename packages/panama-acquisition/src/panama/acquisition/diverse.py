@@ -68,7 +68,7 @@ class EnsembleDiverseConfig(ComponentConfig):
     floor_db: float = Field(-40.0, le=0.0, description="log-spectral: floor below the typical (else the setting's) power")
     pool: int = Field(128, ge=1, le=65536, description="Sobol candidates scored each round")
     restarts: int = Field(8, ge=0, le=1024, description="best pool candidates refined by gradient ascent")
-    steps: int = Field(60, ge=0, le=100_000, description="Adam steps per refinement")
+    steps: int = Field(30, ge=0, le=100_000, description="Adam steps per refinement (from good starts: few)")
     lr: float = Field(0.05, gt=0.0, description="Adam learning rate on u (knobs = sigmoid(u))")
     excerpt_seconds: float | None = Field(0.05, gt=0.0, description="input excerpt per step and per score")
     score_excerpts: int = Field(2, ge=1, description="candidates are scored on this many evenly spaced excerpts")
@@ -82,7 +82,7 @@ class EnsembleDiverseConfig(ComponentConfig):
     min_distance: float | None = Field(
         None, ge=0.0, description="no two proposals (nor a proposal and a label) closer; default from budget and knobs"
     )
-    profile_points: int = Field(7, ge=0, le=101, description="report: score at this many values per knob axis (0: off)")
+    profile_points: int = Field(5, ge=0, le=101, description="report: score at this many values per knob axis (0: off)")
     fit_options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for fit_ensemble")
 
     @field_validator("competence_esr", "excerpt_seconds", "min_distance", mode="before")
