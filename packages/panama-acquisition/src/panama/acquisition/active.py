@@ -23,6 +23,7 @@ from panama.acquisition import dedup
 from panama.acquisition.dedup import DedupMethod
 from panama.acquisition.designs import sobol_design
 from panama.acquisition.fixed import FIXED_SAMPLERS
+from panama.acquisition.members import member_notes, require_training
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig, Ensemble, SamplerContext
@@ -108,19 +109,11 @@ class EnsembleDisagreementSampler:
             context.notes["fallback"] = cfg.initial_design
             # Size the design to what is being filled now (the initial batch), not the budget.
             return FIXED_SAMPLERS[cfg.initial_design]().take(context, n, len(context.labelled) + n)
-        if context.fit_ensemble is None:
-            raise PanamaError(
-                "sampler 'ensemble-disagreement' needs a training engine but none was given",
-                "run it through `panama run`, or pick a fixed design such as --sampler lhs-corners",
-            )
-        if context.input_signal is None:
-            raise PanamaError(
-                "sampler 'ensemble-disagreement' needs the capture's input signal",
-                "run it through `panama run` on a capture with an input.wav",
-            )
+        require_training(context, self.name)
         started = time.perf_counter()
         ensemble = context.fit_ensemble(members=cfg.members, **cfg.fit_options)
         self.last_ensemble = ensemble
+        context.notes["members"] = member_notes(ensemble)
         fitted = time.perf_counter()
         seed = int(context.rng.integers(0, 2**31 - 1))
         result = search(ensemble, np.asarray(context.input_signal), context.sample_rate, len(context.knob_space), cfg, seed)
@@ -185,15 +178,8 @@ def search(
     import torch
 
     rng = np.random.default_rng(seed)
-    device, dtype = _placement(ensemble)
-    x = torch.as_tensor(np.ascontiguousarray(signal), dtype=dtype, device=device).reshape(-1)
-    field = int(getattr(ensemble, "receptive_field", 1))
-    usable = x.shape[0] - field + 1
-    if usable < 1:
-        raise PanamaError(
-            f"the input signal ({x.shape[0]} samples) is shorter than the model's receptive field ({field})",
-            "use a longer input signal or a smaller net",
-        )
+    x, field, usable = signal_tensor(ensemble, signal)
+    device, dtype = x.device, x.dtype
     chunk = usable if cfg.chunk_seconds is None else max(1, int(cfg.chunk_seconds * sample_rate))
     excerpt = None if cfg.excerpt_seconds is None else min(usable, max(1, int(cfg.excerpt_seconds * sample_rate)))
     u0 = rng.normal(0.0, cfg.init_std, size=(cfg.restarts, dims))
@@ -223,6 +209,23 @@ def search(
         trace.append([float(cfg.steps), *map(_finite_or_none, final)])
         points = torch.sigmoid(u).detach().cpu().numpy().astype(np.float64)
     return SearchResult(points=points, scores=final.astype(np.float64), start=1 / (1 + np.exp(-u0)), trace=trace)
+
+
+def signal_tensor(ensemble: Ensemble, signal: np.ndarray) -> tuple[Any, int, int]:
+    """The input as a tensor where the ensemble computes, its receptive field, and the number of
+    output samples it yields (a clear error when the input is shorter than the field)."""
+    import torch
+
+    device, dtype = _placement(ensemble)
+    x = torch.as_tensor(np.ascontiguousarray(signal), dtype=dtype, device=device).reshape(-1)
+    field = int(getattr(ensemble, "receptive_field", 1))
+    usable = x.shape[0] - field + 1
+    if usable < 1:
+        raise PanamaError(
+            f"the input signal ({x.shape[0]} samples) is shorter than the model's receptive field ({field})",
+            "use a longer input signal or a smaller net",
+        )
+    return x, field, usable
 
 
 def _disagreement(

@@ -18,6 +18,11 @@ _SAMPLERS = (
         "active:EnsembleDisagreementSampler",
         "Active learning: where an ensemble trained so far disagrees most (PANAMA)",
     ),
+    (
+        "ensemble-diverse",
+        "diverse:EnsembleDiverseSampler",
+        "Active learning, recommended: warm-started bootstrapped members, scale-free score, diverse batches",
+    ),
 )
 
 

@@ -115,19 +115,32 @@ class Loop:
 
     # -- training services offered to samplers --------------------------------------------
     def fit_ensemble(self, round_index: int) -> Callable[..., Any]:
-        def fit(members: int | None = None, **overrides: Any) -> Any:
+        def fit(members: int | None = None, *, warm_start: Mapping[str, Any] | None = None, bootstrap: bool = False,
+                **overrides: Any) -> Any:
+            """``warm_start`` (shrink, perturb, steps): continue from the last round's ensemble
+            when there is a compatible one; ``bootstrap``: a draw of the settings per member."""
             from panama.core import train
 
             recipe = train.Recipe(**{**self.preset.ensemble, "seed": self._seed(round_index), "trainer": self.trainer, **overrides})
-            self.log(f"round {round_index}: training an ensemble of {members or self.preset.members}")
+            size = members or self.preset.members
+            net = self.config.net or self.preset.net
+            net_options = {**self.preset.net_options, **self.config.net_options}
+            previous = self.previous_ensemble(round_index, net, net_options, size) if warm_start is not None else None
+            self.log(f"round {round_index}: training an ensemble of {size}"
+                     + (f" from {previous[0]}" if previous else ""))
             ensemble = train.fit_ensemble(
                 self.capture.dataset(),
-                members=members or self.preset.members,
-                net=self.config.net or self.preset.net,
-                net_options={**self.preset.net_options, **self.config.net_options},
+                members=size,
+                net=net,
+                net_options=net_options,
                 recipe=recipe,
                 progress=self.progress,
+                init_from=previous[1] if previous else None,
+                warm_start=dict(warm_start) if warm_start is not None else None,
+                bootstrap=bootstrap,
             )
+            if previous:
+                ensemble.metrics["warm_start"]["from"] = previous[0]
             save = getattr(ensemble, "save", None)
             if callable(save):
                 save(self.capture.round_dir(round_index) / "ensemble.pt")
@@ -135,6 +148,30 @@ class Loop:
             return ensemble
 
         return fit
+
+    def previous_ensemble(self, round_index: int, net: str, net_options: dict[str, Any],
+                          members: int) -> tuple[str, Any] | None:
+        """The latest earlier round's saved ensemble (relative path, ensemble) if it can seed
+        this one; otherwise None, and the log says why the members start from scratch."""
+        from panama.core.train import TrainedEnsemble, warm
+
+        for earlier in range(round_index - 1, -1, -1):
+            path = self.capture.root / "rounds" / f"{earlier:02d}" / "ensemble.pt"
+            if not path.is_file():
+                continue
+            relative = str(path.relative_to(self.capture.root))
+            try:
+                previous = TrainedEnsemble.load(path)
+            except Exception as exc:  # a stale or foreign file only costs the warm start
+                self.log(f"round {round_index}: {relative} is unreadable ({type(exc).__name__}); members start fresh")
+                return None
+            reason = warm.incompatibility(previous, net, {**net_options, "num_knobs": len(self.capture.knob_space)},
+                                          members)
+            if reason:
+                self.log(f"round {round_index}: {reason}; members start fresh")
+                return None
+            return relative, previous
+        return None
 
     def _seed(self, round_index: int) -> int:
         return seed_for(self.config.seed, round_index)
@@ -195,7 +232,10 @@ class Loop:
             {"round": round_index, "sampler": name, "settings": settings, "scores": kept_scores,
              "notes": _jsonable(notes)},
         )
-        self.capture.journal("proposed", round=round_index, sampler=name, settings=settings, scores=kept_scores)
+        # A sampler that fell back to a fixed design says so in the journal, not only in its notes.
+        fallback = {"fallback": notes["fallback"]} if notes.get("fallback") else {}
+        self.capture.journal("proposed", round=round_index, sampler=name, settings=settings, scores=kept_scores,
+                             **_jsonable(fallback))
         crash_point("loop:after-proposed")
         return RoundPlan(round_index, settings, name)
 

@@ -392,6 +392,10 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
         unit = np.empty((0, len(names)))
         sections.append(Section("Chosen settings", html=_note("nothing labelled yet")))
 
+    from panama.core.report_rounds import rounds_sections
+
+    sections.extend(rounds_sections(root, out_dir, names))
+
     evaluation_path = root / EVALUATION_FILE
     if evaluation_path.exists():
         evaluation = read_evaluation(evaluation_path)

@@ -13,8 +13,9 @@ from panama.core.knobs import Knob, KnobSpace
 from panama.core.train.data import TrainingData
 from panama.core.train.model import TrainedEnsemble, TrainedModel, build_net
 from panama.core.train.recipe import Recipe
+from panama.core.train.warm import WarmStart
 
-__all__ = ["Recipe", "TrainedEnsemble", "TrainedModel", "TrainingData", "fit", "fit_ensemble"]
+__all__ = ["Recipe", "TrainedEnsemble", "TrainedModel", "TrainingData", "WarmStart", "fit", "fit_ensemble"]
 
 
 def _prepare(data: Any, val: Any, recipe: Recipe, knob_space: KnobSpace | None, hold_out: bool) -> tuple[TrainingData, TrainingData, KnobSpace]:
@@ -35,6 +36,16 @@ def _net_options(net_options: dict[str, Any] | None, num_knobs: int) -> dict[str
     options = dict(net_options or {})
     options["num_knobs"] = num_knobs
     return options
+
+
+def _pooled_esr(val_mse: Any, energy: float) -> list[float | None]:
+    """Per member, the validation MSE over the mean energy of all validated targets together.
+
+    The per-setting mean ESR is ruled by near-silent settings (their ESR is huge at the same
+    absolute error); this one weighs every validated sample alike, as one long recording would.
+    """
+    values = val_mse if isinstance(val_mse, list) else [val_mse]
+    return [float(v) / energy if energy > 0 else None for v in values]  # None: silent validation audio
 
 
 def fit(
@@ -87,21 +98,48 @@ def fit_ensemble(
     val: Any = None,
     knob_space: KnobSpace | None = None,
     progress: bool = False,
+    init_from: TrainedEnsemble | None = None,
+    warm_start: WarmStart | dict[str, Any] | None = None,
+    bootstrap: bool = False,
 ) -> TrainedEnsemble:
     """Train ``members`` nets as one vectorised module, each with its own seed and shuffling.
 
     No settings are held out unless ``recipe.val_fraction`` > 0 or ``val`` is given (an active
     learner has few labels to spare); each member keeps its own best weights.
+
+    ``init_from``: a previous ensemble of the same net and size to continue from, by shrink and
+    perturb (``warm_start``, see :mod:`panama.core.train.warm`), for ``warm_start.steps`` of the
+    recipe. ``bootstrap``: each member trains on its own draw with replacement of the training
+    settings. Both are recorded in the metrics (``warm_start``, ``bootstrap``: the training
+    settings' indices each member drew).
     """
-    from panama.core.train import engine
+    from panama.core.errors import PanamaError
+    from panama.core.train import engine, warm
 
     recipe = recipe or Recipe(val_fraction=0.0)
     if seed is not None:
         recipe = recipe.model_copy(update={"seed": seed})
+    held = val is not None or recipe.val_fraction > 0
     train, held_out, space = _prepare(data, val, recipe, knob_space, hold_out=recipe.val_fraction > 0)
     options = _net_options(net_options, train.num_knobs)
     seeds = engine.member_seeds(recipe.seed, members)
     module = build_net(net, options, members=members, seeds=seeds)
-    metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress)
+    extra: dict[str, Any] = {}
+    if init_from is not None:
+        reason = warm.incompatibility(init_from, net, options, members)
+        if reason:
+            raise PanamaError(f"cannot warm-start: {reason}", "train this ensemble from scratch (no init_from)")
+        how = WarmStart.model_validate(warm_start or {})
+        warm.shrink_and_perturb(module, init_from.net.state_dict(), how.shrink, how.perturb)
+        recipe = warm.scaled_recipe(recipe, how.steps)
+        extra["warm_start"] = {**how.model_dump(), "from_seeds": list(init_from.seeds)}
+    pools = warm.bootstrap_pools(train.num_settings, seeds) if bootstrap else None
+    if pools is not None:
+        extra["bootstrap"] = [[int(i) for i in pool] for pool in pools]
+    metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress,
+                                    pools=pools)
+    metrics.update(extra)
+    metrics["val_held_out"] = bool(held and held_out is not train)
+    metrics["val_esr_pooled"] = _pooled_esr(metrics["val_mse"], float(metrics.get("val_energy") or 0.0))
     module.eval().requires_grad_(False)
     return TrainedEnsemble(module, members, space, train.sample_rate, net, options, seeds, metrics, history)

@@ -48,10 +48,13 @@ class SegmentStream(torch.utils.data.IterableDataset):
 
     Each member walks through its own shuffled order of the settings (reshuffled when used up),
     so every setting is seen equally often; segment starts are uniform over the usable audio.
+    ``pools`` gives member m its own multiset of setting indices instead (a bootstrap draw: a
+    setting drawn twice is seen twice as often, one not drawn never).
     An item is one whole batch: ``x[B, M, L + rf - 1]``, ``knobs[B, M, K]``, ``y[B, M, L]``.
     """
 
-    def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int):
+    def __init__(self, data: TrainingData, receptive_field: int, recipe: Recipe, seeds: list[int], steps_per_epoch: int,
+                 pools: list[np.ndarray] | None = None):
         self.x, self.y, self.knobs = data.x, data.y, data.knobs
         self.rf = receptive_field
         self.length = min(recipe.segment_length, data.length - receptive_field + 1)
@@ -68,6 +71,9 @@ class SegmentStream(torch.utils.data.IterableDataset):
         self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         self.queues: list[list[int]] = [[] for _ in seeds]
+        if pools is not None and (len(pools) != len(seeds) or any(len(p) == 0 for p in pools)):
+            raise ValueError("need one non-empty pool of setting indices per member")
+        self.pools = pools
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -76,7 +82,8 @@ class SegmentStream(torch.utils.data.IterableDataset):
         out: list[int] = []
         while len(out) < self.batch_size:
             if not self.queues[member]:
-                self.queues[member] = list(self.rngs[member].permutation(self.y.shape[0]))
+                pool = self.y.shape[0] if self.pools is None else self.pools[member]
+                self.queues[member] = list(self.rngs[member].permutation(pool))
             out.append(self.queues[member].pop())
         return np.array(out)
 
@@ -170,6 +177,8 @@ class Validator(pl.Callback):
                  receptive_field: int = 1):
         x_all = val.x if val.x.ndim == 2 else np.broadcast_to(val.x, (val.num_settings, val.length))
         self.x, self.y = self._windows(x_all, val.y, max_samples, receptive_field)
+        # Mean target energy of the validated outputs: val MSE / this is the pooled ESR.
+        self.energy = float(self.y[..., receptive_field - 1 :].double().pow(2).mean()) if self.y.numel() else 0.0
         self.knobs = torch.from_numpy(val.knobs)
         self.members, self.every, self.on_best = members, every, on_best
         self.select = select  # "mse" or "esr": the metric that picks each member's best weights
@@ -319,13 +328,15 @@ def train(
     on_best: Callable[[Any, dict[str, Any]], None] | None = None,
     resume_from: str | Path | None = None,
     lightning_checkpoint: str | Path | None = None,
+    pools: list[np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train ``net`` in place (best weights restored); returns ``(metrics, history)``.
 
     ``resume_from`` is a Lightning checkpoint (NAM's ``trainer_fit_kwargs.ckpt_path``): weights,
     optimiser, schedule, step and validation record continue from it. ``lightning_checkpoint``
     is where the run's own (last) checkpoint goes. In a data-parallel run the extra processes
-    exit here once training is done; only rank 0 returns (and writes files).
+    exit here once training is done; only rank 0 returns (and writes files). ``pools``: per
+    member, the setting indices it trains on (see :class:`SegmentStream`).
     """
     if recipe.num_threads:
         torch.set_num_threads(recipe.num_threads)
@@ -336,7 +347,7 @@ def train(
     steps_per_epoch = recipe.steps_per_epoch or max(
         1, math.ceil(data.num_settings * usable / (recipe.segment_length * recipe.batch_size))
     )
-    stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch)
+    stream = SegmentStream(data, rf, recipe, seeds, steps_per_epoch, pools)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0, pin_memory=recipe.pin_memory and torch.cuda.is_available())
     max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * data.sample_rate) + rf - 1
     from panama.core.train.trainer_options import val_every
@@ -370,6 +381,7 @@ def train(
     metrics: dict[str, Any] = {
         "steps": int(trainer.global_step),
         "train_seconds": round(time.perf_counter() - started, 3),
+        "val_energy": validator.energy,
         "initial_val_mse": first.get("val_mse"),
         "initial_val_esr": first.get("val_esr"),
         "val_mse": ([min((e["val_mse_members"][m] for e in validator.history if e["step"] == s), default=math.inf)

@@ -1,0 +1,181 @@
+"""ensemble-diverse on the toy ensembles of test_active (known disagreement landscapes), and the
+paper variant's defaults, which must stay exactly the paper's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from panama.acquisition import batch
+from panama.acquisition.active import EnsembleDisagreementConfig
+from panama.acquisition.designs import min_distances
+from panama.core.components import build
+from panama.core.errors import PanamaError
+from test_active import SOME_LABELS, TARGET, BumpEnsemble, context, unit
+
+torch = pytest.importorskip("torch")
+
+FAST = {"pool": 64, "restarts": 4, "steps": 40, "profile_points": 5}
+
+
+def pairwise_min(points: np.ndarray) -> float:
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    return float(gaps[~np.eye(len(points), dtype=bool)].min())
+
+
+class Metered(BumpEnsemble):
+    """A toy whose members report validation errors, as a trained ensemble does."""
+
+    def __init__(self, *args, val_esr=(0.1, 0.2, 0.2, 0.3), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.metrics = {"val_esr": list(val_esr), "val_mse": [1e-3] * len(val_esr), "val_held_out": True}
+
+
+def test_finds_the_bump_and_spreads_the_rest_of_the_batch() -> None:
+    ensemble = Metered([TARGET], [1.0], width=0.15)
+    ctx = context(ensemble, SOME_LABELS)
+    sampler = build("sampler", "ensemble-diverse", {**FAST, "min_distance": 0.3})
+    points = unit(sampler.propose(ctx, 5))
+    assert len(points) == 5
+    assert np.abs(points[0] - TARGET).max() < 0.05  # the refined optimum comes first
+    assert pairwise_min(points) >= 0.3 - 1e-9
+    assert min_distances(points, unit(ctx.labelled)).min() >= 0.3 - 1e-9
+    # warm start and bootstrap are asked of the engine; member errors land in the notes
+    assert ctx.fitted == [{"members": 4, "warm_start": {"shrink": 0.8, "perturb": 0.1, "steps": 0.5}, "bootstrap": True}]
+    assert ctx.notes["members"]["median_val_esr"] == pytest.approx(0.2)
+    assert ctx.notes["members"]["validated_on"] == "held-out settings"
+    first = ctx.notes["proposals"][0]
+    assert first["source"].startswith("refined") and first["disagreement"] > ctx.notes["pool_disagreement"]["median"]
+    assert len(first["member_rms_db"]) == 4 and len(first["profile"]) == 3 and len(first["profile"][0]) == 5
+    # the profile along each knob peaks near the proposal's own value
+    grid = np.array(ctx.notes["profile_grid"])
+    for k, row in enumerate(first["profile"]):
+        assert abs(grid[int(np.argmax(row))] - points[0][k]) <= 0.25 + 1e-9
+        assert first["profile_at"] >= max(row)  # the proposal tops its own profile
+    json.dumps(ctx.notes, allow_nan=False)
+
+
+@pytest.mark.parametrize("selection", ["greedy", "proportional"])
+@pytest.mark.parametrize("criterion", ["variance", "integrated"])
+def test_a_batch_never_holds_two_proposals_closer_than_the_configured_distance(selection, criterion) -> None:
+    ensemble = Metered([TARGET, [0.2, 0.8, 0.3]], [1.0, 0.9], width=0.25)
+    for distance in (0.15, 0.4):
+        options = {**FAST, "min_distance": distance, "selection": selection, "criterion": criterion}
+        ctx = context(ensemble, SOME_LABELS, seed=3)
+        points = unit(build("sampler", "ensemble-diverse", options).propose(ctx, 8))
+        assert len(points) >= 2
+        assert pairwise_min(points) >= distance - 1e-9
+        assert min_distances(points, unit(ctx.labelled)).min() >= distance - 1e-9
+
+
+def test_batch_selection_rule_on_random_covariances() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        points = rng.random((60, 3))
+        features = rng.standard_normal((60, 5)) * rng.random((60, 1))
+        labelled = rng.random((4, 3))
+        chosen = batch.select(points, features @ features.T, 10, labelled=labelled, min_distance=0.25,
+                              selection="greedy" if trial % 2 else "proportional", rng=rng)
+        picked = points[chosen.order]
+        if len(picked) > 1:
+            assert pairwise_min(picked) >= 0.25
+        assert (min_distances(picked, labelled) >= 0.25).all()
+    # conditioning: a setting moving exactly with the first pick has no variance left, an
+    # independent one keeps it; once all is explained, picks go by the unconditioned values.
+    features = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.7]])
+    where, none = np.array([[0.0], [0.5], [1.0]]), np.empty((0, 1))
+    exact = batch.select(where, features @ features.T, 3, labelled=none, min_distance=0.1, condition=1.0)
+    assert exact.order == [0, 2, 1] and exact.values == pytest.approx([1.0, 0.49, 1.0])
+    half = batch.select(where, features @ features.T, 2, labelled=none, min_distance=0.1, condition=0.5)
+    assert half.order == [0, 1] and half.values == pytest.approx([1.0, 0.5])
+    plain = batch.select(where, features @ features.T, 2, labelled=none, min_distance=0.1, condition=0.0)
+    assert plain.order == [0, 1] and plain.values == pytest.approx([1.0, 1.0])
+    # integrated variance: a setting that explains others beats an isolated one of equal variance
+    shared = np.array([[1.0, 0.0], [0.9, 0.1], [0.9, -0.1], [0.0, 1.0]])
+    ivr = batch.select(np.eye(4), shared @ shared.T, 1, labelled=np.empty((0, 4)), min_distance=0.1,
+                       criterion="integrated")
+    assert ivr.order == [0]
+    assert batch.select(np.eye(4), shared @ shared.T, 1, labelled=np.empty((0, 4)), min_distance=0.1).order in ([0], [3])
+
+
+def test_scale_free_scores_do_not_chase_loud_settings() -> None:
+    quiet, loud = np.array([0.8, 0.3, 0.1]), np.array([0.2, 0.5, 1.0])
+    ensemble = Metered([quiet, loud], [1.0, 0.5], width=0.2, loudness=2)
+    first = {}
+    for score in ("variance", "relative", "log-spectral"):
+        ctx = context(ensemble, SOME_LABELS)
+        points = unit(build("sampler", "ensemble-diverse", {**FAST, "score": score}).propose(ctx, 3))
+        first[score] = points[0]
+    assert np.abs(first["variance"] - loud).max() < 0.1
+    assert np.abs(first["relative"] - quiet).max() < 0.1
+    assert np.abs(first["log-spectral"] - quiet).max() < 0.1
+
+
+def test_falls_back_to_space_filling_while_members_are_not_competent() -> None:
+    ensemble = Metered([TARGET], [1.0], val_esr=(3.0, 50.0, 200.0, 400.0))
+    ctx = context(ensemble, SOME_LABELS)
+    logged: list[str] = []
+    ctx.log = logged.append
+    points = unit(build("sampler", "ensemble-diverse", FAST).propose(ctx, 4))
+    assert ctx.notes["fallback"] == {"design": "sobol", "reason": "median member validation ESR 125 > 1"}
+    assert any("not competent" in line for line in logged)
+    # space-filling: far from the labels and from each other, not at the bump
+    assert min_distances(points, unit(ctx.labelled)).min() > 0.2 and pairwise_min(points) > 0.3
+    assert "proposals" not in ctx.notes
+    trusted = context(ensemble, SOME_LABELS)
+    build("sampler", "ensemble-diverse", {**FAST, "competence_esr": None}).propose(trusted, 4)
+    assert "fallback" not in trusted.notes
+
+
+def test_the_paper_variant_keeps_the_papers_defaults() -> None:
+    paper = EnsembleDisagreementConfig()
+    assert paper.model_dump() == {
+        "members": 4, "restarts": 10, "steps": 250, "lr": 0.02, "init_std": 1.0, "excerpt_seconds": None,
+        "normalize": False, "score_excerpts": 8, "chunk_seconds": 1.0, "dedup": "hdbscan", "min_cluster_size": 2,
+        "min_samples": 3, "dedup_radius": 0.05, "min_distance": 0.02, "min_labelled": 2, "initial_design": "sobol",
+        "fit_options": {}, "trace_every": 10,
+    }
+    ensemble = Metered([TARGET], [1.0])
+    ctx = context(ensemble, SOME_LABELS)
+    build("sampler", "ensemble-disagreement", {"steps": 5}).propose(ctx, 2)
+    assert ctx.fitted == [{"members": 4}]  # members trained from scratch on all labels, as the paper
+    assert ctx.notes["members"]["val_esr"] == [0.1, 0.2, 0.2, 0.3]
+
+
+class NearSilent(Metered):
+    """Output level falls 60 dB as the third knob goes to 0 (a master knob)."""
+
+    def predict(self, x, knobs):
+        return super().predict(x, knobs) * (0.001 + knobs[:, 2] ** 2)[None, :, None]
+
+
+@pytest.mark.parametrize("score", ["relative", "log-spectral"])
+def test_anchored_scores_do_not_chase_near_silent_settings(score) -> None:
+    silent, loud = np.array([0.8, 0.3, 0.02]), np.array([0.2, 0.5, 0.9])
+    ensemble = NearSilent([silent, loud], [1.0, 0.6], width=0.2)
+    labels = ([0.1, 0.1, 0.9], [0.5, 0.9, 0.6])
+    first = {}
+    for anchored in (False, True):
+        ctx = context(ensemble, labels)
+        options = {**FAST, "score": score, "anchored": anchored, "floor_db": -20.0}
+        first[anchored] = unit(build("sampler", "ensemble-diverse", options).propose(ctx, 2))[0]
+        assert (ctx.notes["reference_level"] is not None) == anchored
+    assert first[False][2] < 0.15  # fully scale-free: the near-silent spread wins
+    assert np.abs(first[True] - loud).max() < 0.1
+
+
+def test_compare_scores_it_on_prefixes_of_its_run() -> None:
+    from panama.acquisition.diverse import EnsembleDiverseSampler
+    from panama.core.compare import checkpoint_mode
+
+    assert checkpoint_mode("ensemble-diverse", "auto", EnsembleDiverseSampler) == "prefix"
+
+
+def test_command_line_words_for_off_and_auto() -> None:
+    sampler = build("sampler", "ensemble-diverse", {"competence_esr": "none", "min_distance": "auto", "pool": "16"})
+    assert sampler.config.competence_esr is None and sampler.config.min_distance is None
+    assert sampler.config.pool == 16
+    with pytest.raises(PanamaError, match="competence_esr"):
+        build("sampler", "ensemble-diverse", {"competence_esr": "high"})
