@@ -435,8 +435,6 @@ def device_targets(
 
 def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], list[np.ndarray]]:
     """Held-out recordings of a real amp (``panama label --holdout``), cut to the scored part."""
-    from panama.core.audio import read_wav
-
     labels = capture.holdout_labels()
     if not labels:
         raise PanamaError(
@@ -444,13 +442,20 @@ def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], 
             "cannot render new settings",
             f"record a few random settings with `panama label {capture_root(capture)} --holdout --setting ...`",
         )
+    return recorded_targets(capture, audio, labels)
+
+
+def recorded_targets(capture: Any, audio: EvalAudio, labels: Sequence[Any]) -> tuple[list[KnobSetting], list[np.ndarray]]:
+    """The settings of ``labels`` and their recordings cut to the scored part of ``audio``."""
+    from panama.core.audio import read_wav
+
     start = audio.offset + audio.score_from
     stop = audio.offset + audio.x.shape[0]
     settings, targets = [], []
     for label in labels:
         y, _ = read_wav(label.path, sample_rate=capture.sample_rate)
         if y.shape[0] < stop:
-            raise PanamaError(f"held-out recording {label.path} is shorter than the input signal")
+            raise PanamaError(f"recording {label.path} is shorter than the input signal")
         settings.append(capture.knob_space.validate_setting(label.setting))
         targets.append(np.asarray(y[start:stop], dtype=np.float64))
     return settings, targets
