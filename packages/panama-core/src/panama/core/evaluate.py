@@ -530,12 +530,19 @@ def _write_examples(
     root: Path, model: Any, audio: EvalAudio, settings: Sequence[KnobSetting],
     targets: Sequence[np.ndarray], evaluation: Evaluation,
 ) -> dict[str, dict[str, str]]:
-    """Target and prediction WAVs of the worst and the typical setting (for reports, and ears)."""
+    """Target and prediction WAVs of the worst, the median ("typical") setting and the one
+    nearest the knobs' defaults, where a user starts (for reports, and ears)."""
     from panama.core.audio import write_wav_atomic
 
     folder = root / EXAMPLES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     picks = {"worst": evaluation.summary.worst[0], "typical": evaluation.summary.typical}
+    space = model.knob_space
+    if len(space) and evaluation.scores:
+        home = space.to_unit(space.default_setting())
+        nearest = min(evaluation.scores, key=lambda s: float(np.sum((np.asarray(s.unit) - home) ** 2))).index
+        if nearest not in picks.values():
+            picks["default"] = nearest
     examples = {}
     for name, index in picks.items():
         prediction = _scored(model.predict(audio.x, settings[index]), audio, "prediction")
