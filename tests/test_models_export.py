@@ -88,6 +88,15 @@ def test_nam_reads_the_metadata_and_agrees_on_loudness_and_gain(tmp_path, net: s
     assert ours[1] == pytest.approx(nam["gain"], abs=1e-4)
     # the file's own numbers (PANAMA's standard DI at NAM's level) are close to NAM's clip's
     assert abs(content["loudness"] - nam["loudness"]) < 3.0 and unit.shape == (3,)
+    # and measured on NAM's clip (--loudness-input) they are NAM's
+    import soundfile as sf
+
+    sf.write(tmp_path / "clip.wav", clip, 48_000, subtype="FLOAT")
+    again = build("exporter", "nam").export(m, tmp_path / "b.nam", setting, loudness_input=tmp_path / "clip.wav")
+    exact = json.loads(again.read_text())["metadata"]
+    assert exact["loudness"] == pytest.approx(nam["loudness"], abs=1e-3)
+    assert exact["gain"] == pytest.approx(nam["gain"], abs=1e-4)
+    assert exact["panama"]["loudness_input_file"] == "clip.wav"
     print(f"{net}: loudness file {content['loudness']:.2f} dB vs NAM clip {nam['loudness']:.2f} dB; "
           f"gain {content['gain']:.3f} vs {nam['gain']:.3f}")
 

@@ -111,6 +111,14 @@ def test_pack_from_a_capture_resumes_after_a_kill(trained_capture: Path, tmp_pat
         assert float(row["gain"]) == meta["panama"]["setting"]["gain"]
     assert len({r["loudness_db"] for r in rows}) > 1  # the settings really differ
 
+    # measured on another DI, the loudness changes: every file is redone
+    import shutil
+
+    shutil.copy(root / "input.wav", tmp_path / "di.wav")
+    other = panama(*args, "--loudness-input", str(tmp_path / "di.wav"), env=env)
+    assert other.returncode == 0 and "wrote 6" in other.stdout, other.stderr
+    assert json.loads((folder / names[0]).read_text())["metadata"]["panama"]["loudness_input_file"] == "di.wav"
+
     # a single export at a recorded setting carries the ESR measured there
     from panama.core.capture import Capture
 

@@ -152,12 +152,14 @@ def _existing(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) and isinstance(content.get("metadata"), dict) else None
 
 
-def _same(content: dict[str, Any], setting: KnobSetting, fingerprint: str, version: str, meta: Mapping[str, Any]) -> bool:
+def _same(content: dict[str, Any], setting: KnobSetting, fingerprint: str, version: str, meta: Mapping[str, Any],
+          loudness_file: str | None) -> bool:
     metadata = content["metadata"]
     panama = metadata.get("panama") or {}
     stored = panama.get("setting") or {}
     return (
         panama.get("model") == fingerprint
+        and panama.get("loudness_input_file") == loudness_file
         and str(content.get("version", "")).startswith(version + ".")
         and set(stored) == set(setting)
         and all(abs(float(stored[k]) - setting[k]) <= 1e-9 * max(1.0, abs(setting[k])) for k in setting)
@@ -176,16 +178,18 @@ def export_pack(
     meta: Mapping[str, Any],
     write: Callable[[Path, Snapshot], None],
     progress: Callable[[float], None] = lambda n: None,
+    loudness_file: str | None = None,
 ) -> PackResult:
     """Write every snapshot not already there (``write(path, snapshot)`` writes one whole file),
-    then the index. ``meta`` are the user's NAM fields each file must carry."""
+    then the index. ``meta`` are the user's NAM fields each file must carry; ``loudness_file``
+    the name of the DI its loudness was measured on (``None``: PANAMA's standard DI)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows, written, kept = [], 0, 0
     for snap, name in zip(snapshots, names, strict=True):
         path = folder / name
         content = _existing(path) if path.exists() else None
-        if content is not None and _same(content, snap.setting, fingerprint, nam_version, meta):
+        if content is not None and _same(content, snap.setting, fingerprint, nam_version, meta, loudness_file):
             kept += 1
         else:
             write(path, snap)

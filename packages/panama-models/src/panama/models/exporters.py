@@ -88,11 +88,17 @@ def _player(model: Any, unit: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return play
 
 
-def calibration(model: Any, setting: KnobSetting | None = None) -> dict[str, float]:
-    """NAM's ``loudness`` (dB) and ``gain`` (0…1) of ``model`` at ``setting`` (see :mod:`.loudness`)."""
+def calibration(model: Any, setting: KnobSetting | None = None, di: str | Path | None = None) -> dict[str, float]:
+    """NAM's ``loudness`` (dB) and ``gain`` (0…1) of ``model`` at ``setting`` (see :mod:`.loudness`),
+    on PANAMA's standard DI or on the WAV ``di`` (e.g. NAM's own ``loudness_input.wav``)."""
     full = model.knob_space.validate_setting(setting or {})
-    loud, gain = loudness.measure(_player(model, model.knob_space.to_unit(full)),
-                                  loudness.standard_input(int(model.sample_rate)))
+    if di is None:
+        x = loudness.standard_input(int(model.sample_rate))
+    else:
+        from panama.core.audio import read_wav
+
+        x, _ = read_wav(di, sample_rate=int(model.sample_rate))
+    loud, gain = loudness.measure(_player(model, model.knob_space.to_unit(full)), x)
     return {"loudness": round(loud, 4), "gain": round(gain, 4)}
 
 
@@ -105,11 +111,11 @@ def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def nam_metadata(model: Any, full: KnobSetting, metadata: Mapping[str, Any] | None,
-                 validation_esr: Mapping[str, Any] | float | None) -> dict[str, Any]:
+                 validation_esr: Mapping[str, Any] | float | None, loudness_input: str | Path | None = None) -> dict[str, Any]:
     """The ``metadata`` block of a .nam: date, loudness, gain, the user's fields, the ESR."""
     esr = validation_esr if isinstance(validation_esr, Mapping) else (
         None if validation_esr is None else {"esr": float(validation_esr)})
-    out: dict[str, Any] = {"date": _date(), **calibration(model, full),
+    out: dict[str, Any] = {"date": _date(), **calibration(model, full, loudness_input),
                            "name": "PANAMA " + model.knob_space.format_setting(full), **user_metadata(metadata)}
     if esr is not None and esr.get("esr") is not None:
         out["training"] = {"validation_esr": float(esr["esr"])}
@@ -120,7 +126,8 @@ def nam_metadata(model: Any, full: KnobSetting, metadata: Mapping[str, Any] | No
         "net": model.net_name,
         "net_options": model.net_options,
         "model": model.fingerprint() if hasattr(model, "fingerprint") else None,
-        "loudness_input": loudness.DESCRIPTION,
+        "loudness_input": loudness.DESCRIPTION if loudness_input is None else f"the user's {Path(loudness_input).name}",
+        "loudness_input_file": None if loudness_input is None else Path(loudness_input).name,
     }
     if esr is not None:
         out["panama"]["validation_esr"] = dict(esr)
@@ -150,11 +157,13 @@ def nam_layer_config(layer: Any, version: str) -> dict[str, Any]:
 
 def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: str = "0.5", *,
                  metadata: Mapping[str, Any] | None = None,
-                 validation_esr: Mapping[str, Any] | float | None = None) -> dict[str, Any]:
+                 validation_esr: Mapping[str, Any] | float | None = None,
+                 loudness_input: str | Path | None = None) -> dict[str, Any]:
     """The .nam dictionary of ``model`` at ``setting`` (native values; defaults fill gaps).
 
     ``metadata`` holds NAM's user fields (``name``, ``modeled_by``, ``gear_type`` …);
-    ``validation_esr`` the ESR expected at this setting (a number, or ``{"esr": …, "basis": …}``).
+    ``validation_esr`` the ESR expected at this setting (a number, or ``{"esr": …, "basis": …}``);
+    ``loudness_input`` a DI WAV for loudness and gain instead of PANAMA's standard one.
     """
     if nam_version not in ("0.5", "0.7"):
         raise PanamaError(f"nam version {nam_version!r} is not supported", "use 0.5 (all plugins) or 0.7")
@@ -176,7 +185,7 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
         "config": config,
         "weights": weights,
         "sample_rate": int(model.sample_rate),
-        "metadata": nam_metadata(model, full, metadata, validation_esr),
+        "metadata": nam_metadata(model, full, metadata, validation_esr, loudness_input),
     }
 
 
@@ -191,9 +200,11 @@ class NamExporter:
 
     def export(self, model: Any, path: Path, setting: KnobSetting | None = None,
                nam_version: Literal["0.5", "0.7"] = "0.5", *, metadata: Mapping[str, Any] | None = None,
-               validation_esr: Mapping[str, Any] | float | None = None, **options: Any) -> Path:
+               validation_esr: Mapping[str, Any] | float | None = None, loudness_input: str | Path | None = None,
+               **options: Any) -> Path:
         _no_options(options, "nam")
-        snapshot = nam_snapshot(model, setting, nam_version, metadata=metadata, validation_esr=validation_esr)
+        snapshot = nam_snapshot(model, setting, nam_version, metadata=metadata, validation_esr=validation_esr,
+                                loudness_input=loudness_input)
         return _write_json(Path(path), snapshot)
 
 

@@ -54,6 +54,7 @@ def export(
     settings_file: Annotated[Path | None, typer.Option("--settings-file", help='A snapshot pack of named presets (TOML): crunch = "gain=6,bass=4".')] = None,
     nam_version: Annotated[str | None, typer.Option("--nam-version", help="NAM file layout: 0.5 (default, every plugin) or 0.7.")] = None,
     meta: Annotated[str | None, typer.Option("--meta", help="Gear metadata for this export, over the capture's: name=…,gear_make=…,tone_type=crunch …")] = None,
+    loudness_input: Annotated[Path | None, typer.Option("--loudness-input", help="DI WAV for the .nam's loudness and gain (default: PANAMA's standard DI; NAM's own loudness_input.wav gives NAM's exact numbers).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or folder for a pack (default: DIR/exports/…).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar (packs).")] = True,
 ) -> None:
@@ -83,6 +84,13 @@ def export(
         if nam_version not in ("0.5", "0.7"):
             raise PanamaError(f"--nam-version {nam_version!r} is not supported", "use 0.5 or 0.7")
         options["nam_version"] = nam_version
+    if loudness_input is not None:
+        if format != "nam":
+            raise PanamaError("--loudness-input applies to --format nam only", "drop it")
+        from panama.core.audio import read_wav
+
+        read_wav(loudness_input)  # a missing or unreadable file: one line, before any work
+        options["loudness_input"] = loudness_input
     extra_meta = parse_meta(meta)
     exporter = build("exporter", format)
     model = TrainedModel.load(_model_path(source))
@@ -97,7 +105,7 @@ def export(
 
     if pack:
         _export_pack(source, model, gear, title, expected, grid=grid, settings_file=settings_file,
-                     nam_version=nam_version or "0.5", output=output, progress=progress)
+                     nam_version=nam_version or "0.5", output=output, progress=progress, loudness_input=loudness_input)
         return
 
     parsed = model.knob_space.parse_setting(setting) if setting else None
@@ -115,7 +123,8 @@ def export(
 
 
 def _export_pack(source: Path, model: Any, gear: Any, title: str, expected: Any, *, grid: str | None,
-                 settings_file: Path | None, nam_version: str, output: Path | None, progress: bool) -> None:
+                 settings_file: Path | None, nam_version: str, output: Path | None, progress: bool,
+                 loudness_input: Path | None) -> None:
     from panama.core import packs
     from panama.core.components import build
     from panama.core.progress import progress_bar
@@ -133,12 +142,13 @@ def _export_pack(source: Path, model: Any, gear: Any, title: str, expected: Any,
     def write(path: Path, snap: packs.Snapshot) -> None:
         label = snap.preset or space.format_setting(snap.setting)
         esr = expected.at(snap.setting) if expected is not None else None
-        exporter.export(model, path, snap.setting, nam_version=nam_version,
+        exporter.export(model, path, snap.setting, nam_version=nam_version, loudness_input=loudness_input,
                         metadata={**shared, "name": f"{title} ({label})"}, validation_esr=esr)
 
     with progress_bar(len(snapshots), f"snapshots → {folder.name}", enabled=progress) as advance:
         result = packs.export_pack(folder, snapshots, names, space=space, fingerprint=model.fingerprint(),
-                                   nam_version=nam_version, meta=shared, write=write, progress=advance)
+                                   nam_version=nam_version, meta=shared, write=write, progress=advance,
+                                   loudness_file=loudness_input.name if loudness_input is not None else None)
     kept = f", kept {result.kept} already there" if result.kept else ""
     out.print(f"[green]exported[/green] {len(result.rows)} .nam snapshots → {folder} "
               f"(wrote {result.written}{kept}; index: {packs.INDEX_CSV}, {packs.INDEX_JSON})")
