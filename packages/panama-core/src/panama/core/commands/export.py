@@ -34,13 +34,16 @@ def _capture_of(source: Path) -> Any:
     return None
 
 
-def _stem(source: Path) -> str:
-    return source.resolve().name if source.is_dir() else source.stem
+def _home(source: Path, capture: Any) -> tuple[Path, str]:
+    """Where exports go by default and the name they start with: a capture's exports/ and its
+    name (also for DIR/models/*.pt), else the model file's folder and stem."""
+    if capture is not None:
+        return capture.exports_dir, capture.root.resolve().name
+    return source.parent, source.stem
 
 
-def _default_output(source: Path, fmt: str, suffix: str, setting_text: str) -> Path:
-    folder = source / "exports" if source.is_dir() else source.parent
-    stem = _stem(source)
+def _default_output(source: Path, capture: Any, fmt: str, suffix: str, setting_text: str) -> Path:
+    folder, stem = _home(source, capture)
     if fmt == "nam":
         stem += "-" + (re.sub(r"[^A-Za-z0-9.]+", "_", setting_text).strip("_") or "default")
     return folder / f"{stem}{suffix}"
@@ -96,7 +99,7 @@ def export(
     model = TrainedModel.load(_model_path(source))
     capture = _capture_of(source)
     gear: GearMeta = (capture.config.meta if capture is not None else GearMeta()).merged(extra_meta)
-    title = gear.title(_stem(source))
+    title = gear.title(_home(source, capture)[1])
     expected = None
     if capture is not None and format == "nam":
         from panama.core.setting_esr import ExpectedError
@@ -104,7 +107,7 @@ def export(
         expected = ExpectedError(capture, model)
 
     if pack:
-        _export_pack(source, model, gear, title, expected, grid=grid, settings_file=settings_file,
+        _export_pack(_home(source, capture), model, gear, title, expected, grid=grid, settings_file=settings_file,
                      nam_version=nam_version or "0.5", output=output, progress=progress, loudness_input=loudness_input)
         return
 
@@ -117,12 +120,12 @@ def export(
         options["metadata"] = fields
     if expected is not None:
         options["validation_esr"] = expected.at(model.knob_space.validate_setting(parsed or {}))
-    path = output or _default_output(source, format, exporter.suffix, text)
+    path = output or _default_output(source, capture, format, exporter.suffix, text)
     written = exporter.export(model, path, parsed, **options)
     out.print(f"[green]exported[/green] {format} → {written}")
 
 
-def _export_pack(source: Path, model: Any, gear: Any, title: str, expected: Any, *, grid: str | None,
+def _export_pack(home: tuple[Path, str], model: Any, gear: Any, title: str, expected: Any, *, grid: str | None,
                  settings_file: Path | None, nam_version: str, output: Path | None, progress: bool,
                  loudness_input: Path | None) -> None:
     from panama.core import packs
@@ -131,10 +134,10 @@ def _export_pack(source: Path, model: Any, gear: Any, title: str, expected: Any,
 
     space = model.knob_space
     snapshots = packs.grid(space, grid) if grid is not None else packs.settings_file(space, settings_file)  # type: ignore[arg-type]
-    folder = output or (source / "exports" if source.is_dir() else source.parent) / f"{_stem(source)}-snapshots"
+    folder = output or home[0] / f"{home[1]}-snapshots"
     if folder.exists() and not folder.is_dir():
         raise PanamaError(f"{folder} is a file, not a folder", "give a folder with --output")
-    names = packs.file_names(_stem(source), snapshots, space)
+    names = packs.file_names(home[1], snapshots, space)
     exporter = build("exporter", "nam")
     fields = gear.fields()
     shared = {k: v for k, v in fields.items() if k != "name"}
