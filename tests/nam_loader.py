@@ -95,5 +95,35 @@ def run_nam(layout: str, nam_file: Path, x_file: Path, y_file: Path) -> str:
     return done.stdout.strip()
 
 
+_METADATA_SCRIPT = """
+import json, sys
+import numpy as np, torch
+from nam.models import init_from_nam
+from nam.models.metadata import UserMetadata
+torch.set_num_threads(1)
+with open(sys.argv[1]) as f:
+    content = json.load(f)
+model = init_from_nam(content)
+fields = {k: v for k, v in content["metadata"].items() if k in UserMetadata.model_fields}
+user = UserMetadata(**fields).model_dump(mode="json")
+np.save(sys.argv[2], model._metadata_loudness_x().numpy())
+with torch.no_grad():
+    result = {"user": user, "loudness": model._metadata_loudness(), "gain": float(model._metadata_gain())}
+print(json.dumps(result))
+"""
+
+
+def nam_metadata(layout: str, nam_file: Path, clip_file: Path) -> dict:
+    """NAM's own reading of a .nam's metadata: its ``UserMetadata`` of the file's fields, and the
+    ``loudness`` / ``gain`` NAM's trainer would compute for the loaded model (its own standard
+    input is saved to ``clip_file``)."""
+    env = {**os.environ, "PYTHONPATH": str(loader_dir(layout)), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", _METADATA_SCRIPT, str(nam_file), str(clip_file)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"NAM's loader failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -13,8 +14,10 @@ import pytest
 from panama.core.files import write_text_atomic
 from panama.core.report import (
     Section,
+    audio_uris,
     curve_series,
     label_rounds,
+    players_html,
     plot_curves,
     plot_error_map,
     plot_example,
@@ -130,6 +133,59 @@ def test_page_renders_its_images_in_headless_chromium(tmp_path):
     assert bar_pixels(rgb) < 50
 
 
+_PROBE = """<script>
+function probe(){var a=[...document.querySelectorAll('audio')];
+if(a.every(e=>e.readyState>=1||e.error)){document.body.setAttribute('data-durations',
+a.map(e=>e.error?'error':e.duration.toFixed(4)).join(','));}else setTimeout(probe,50);}
+window.addEventListener('load',probe);
+</script>"""
+
+
+def audio_durations(page: Path, tmp_path: Path) -> list[str]:
+    """Open ``page`` (plus a probe script) in headless Chromium: each <audio>'s duration once its
+    metadata loaded, or 'error' when the browser could not decode it."""
+    probe = write_text_atomic(tmp_path / f"{page.stem}-probe.html", page.read_text().replace("</body>", _PROBE + "</body>"))
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                           "--dump-dom", probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-durations="([^"]*)"', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    return found.group(1).split(",")
+
+
+def test_audio_players_are_16_bit_wavs_turned_down_together():
+    import io
+
+    import soundfile as sf
+
+    sr = 8000
+    quiet, loud = 0.5 * np.ones(sr // 2), 2.0 * np.ones(sr // 2)
+    uris, gain = audio_uris([quiet, loud], sr)
+    assert gain == pytest.approx(0.999 / 2.0)
+    import base64
+
+    clips = [sf.read(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))) for u in uris]
+    assert all(rate == sr for _, rate in clips)
+    assert clips[1][0].max() == pytest.approx(0.999, abs=1e-3) and clips[0][0].max() == pytest.approx(0.25, abs=1e-3)
+    assert audio_uris([quiet], sr)[1] == 1.0
+    long, _ = audio_uris([np.zeros(int(40 * sr))], sr)
+    assert sf.info(io.BytesIO(base64.b64decode(long[0].split(",", 1)[1]))).duration == pytest.approx(15.0)
+    assert players_html([("a<b", [("device", uris[0])])]).count("<audio") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_audio_players_load_in_headless_chromium(tmp_path):
+    sr = 48_000
+    t = np.arange(int(1.25 * sr)) / sr
+    uris, _ = audio_uris([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 330 * t[: sr // 2])], sr)
+    page = render_html("listen", [Section("Listen", html=players_html([("x", [("device", uris[0]), ("model", uris[1])])]))])
+    good = write_text_atomic(tmp_path / "listen.html", page)
+    assert audio_durations(good, tmp_path) == ["1.2500", "0.5000"]
+    # the check can fail: a broken data URI does not play
+    broken = write_text_atomic(tmp_path / "broken.html", page.replace("base64,UklGR", "base64,AAAA", 1))
+    assert audio_durations(broken, tmp_path)[0] == "error"
+
+
 # ------------------------------------------------------------------ end to end on the sim
 @pytest.mark.slow
 def test_report_of_a_real_capture(trained_capture, tmp_path, panama):
@@ -154,11 +210,15 @@ def test_report_of_a_real_capture(trained_capture, tmp_path, panama):
             "example-typical.png"} <= set(pngs)
     assert len(re.findall(r"src='data:image/png;base64,", page)) == len(pngs)
     assert "http" not in page and "<script" not in page
+    examples = json.loads((root / "evaluation.json").read_text())["examples"]
+    assert "Listen: device vs model" in page and page.count("<audio") == 2 * len(examples) >= 4
 
     if CHROMIUM:
         rgb, log = chromium_render(tmp_path / "page.html", tmp_path, height=9000)
         assert page_problems(log) == []
         assert bar_pixels(rgb) > 2_000
+        scored = json.loads((root / "evaluation.json").read_text())["scored_samples"] / 48_000
+        assert audio_durations(tmp_path / "page.html", tmp_path) == [f"{scored:.4f}"] * (2 * len(examples))
 
 
 def test_report_of_a_missing_capture_is_one_line(tmp_path, panama):

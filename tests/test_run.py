@@ -59,6 +59,9 @@ def test_run_active_learning_end_to_end(tmp_path: Path) -> None:
     nam = json.loads((capture / "exports" / "default.nam").read_text())
     assert nam["architecture"] == "WaveNet" and nam["sample_rate"] == 48_000
     assert len(nam["weights"]) > 100 and all(np.isfinite(nam["weights"]))
+    meta = nam["metadata"]  # what NAM's plugin and model sites read
+    assert np.isfinite(meta["loudness"]) and 0 <= meta["gain"] <= 1 and meta["training"]["validation_esr"] > 0
+    assert meta["name"] == "amp (default setting)"
     # A second run of the finished capture trains nothing and changes no label.
     again = run_cli("run", str(capture), "--quiet")
     assert again.returncode == 0, again.stderr

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from panama.core.errors import PanamaError, format_validation_error
 from panama.core.faults import crash_armed, crash_point
 from panama.core.fsutil import fsync_dir, is_temp_name, write_json_atomic
+from panama.core.gear import GearMeta
 from panama.core.knobs import KnobSetting, KnobSpace
 
 CAPTURE_FILE = "capture.json"
@@ -88,6 +89,7 @@ class CaptureConfig(BaseModel):
     input_source: str = ""
     created: str = ""
     panama_version: str = ""
+    meta: GearMeta = Field(default_factory=GearMeta, description="what was captured (NAM's metadata fields)")
 
 
 @dataclass

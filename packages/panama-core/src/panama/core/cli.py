@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "panama.core.commands.labelers",
     "panama.core.commands.train",
     "panama.core.commands.export",
+    "panama.core.commands.meta",
+    "panama.core.commands.render",
     "panama.core.commands.evaluate",
     "panama.core.commands.compare",
     "panama.core.commands.report",

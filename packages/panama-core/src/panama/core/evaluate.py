@@ -435,8 +435,6 @@ def device_targets(
 
 def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], list[np.ndarray]]:
     """Held-out recordings of a real amp (``panama label --holdout``), cut to the scored part."""
-    from panama.core.audio import read_wav
-
     labels = capture.holdout_labels()
     if not labels:
         raise PanamaError(
@@ -446,13 +444,20 @@ def holdout_targets(capture: Any, audio: EvalAudio) -> tuple[list[KnobSetting], 
              if capture.config.labeler.split(":", 1)[0] == "folder"
              else f"record a few random settings with `panama label {capture_root(capture)} --holdout --setting ...`"),
         )
+    return recorded_targets(capture, audio, labels)
+
+
+def recorded_targets(capture: Any, audio: EvalAudio, labels: Sequence[Any]) -> tuple[list[KnobSetting], list[np.ndarray]]:
+    """The settings of ``labels`` and their recordings cut to the scored part of ``audio``."""
+    from panama.core.audio import read_wav
+
     start = audio.offset + audio.score_from
     stop = audio.offset + audio.x.shape[0]
     settings, targets = [], []
     for label in labels:
         y, _ = read_wav(label.path, sample_rate=capture.sample_rate)
         if y.shape[0] < stop:
-            raise PanamaError(f"held-out recording {label.path} is shorter than the input signal")
+            raise PanamaError(f"recording {label.path} is shorter than the input signal")
         settings.append(capture.knob_space.validate_setting(label.setting))
         targets.append(np.asarray(y[start:stop], dtype=np.float64))
     return settings, targets
@@ -527,12 +532,19 @@ def _write_examples(
     root: Path, model: Any, audio: EvalAudio, settings: Sequence[KnobSetting],
     targets: Sequence[np.ndarray], evaluation: Evaluation,
 ) -> dict[str, dict[str, str]]:
-    """Target and prediction WAVs of the worst and the typical setting (for reports, and ears)."""
+    """Target and prediction WAVs of the worst, the median ("typical") setting and the one
+    nearest the knobs' defaults, where a user starts (for reports, and ears)."""
     from panama.core.audio import write_wav_atomic
 
     folder = root / EXAMPLES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     picks = {"worst": evaluation.summary.worst[0], "typical": evaluation.summary.typical}
+    space = model.knob_space
+    if len(space) and evaluation.scores:
+        home = space.to_unit(space.default_setting())
+        nearest = min(evaluation.scores, key=lambda s: float(np.sum((np.asarray(s.unit) - home) ** 2))).index
+        if nearest not in picks.values():
+            picks["default"] = nearest
     examples = {}
     for name, index in picks.items():
         prediction = _scored(model.predict(audio.x, settings[index]), audio, "prediction")

@@ -263,15 +263,20 @@ class Loop:
         return model
 
     def export(self, model: Any) -> list[Path]:
+        from panama.core.setting_esr import ExpectedError
+
         out = self.capture.exports_dir
-        paths = [build("exporter", "panama").export(model, out / "model.panama.json")]
+        meta = self.capture.config.meta
+        paths = [build("exporter", "panama").export(model, out / "model.panama.json", metadata=meta.fields())]
         default = self.capture.knob_space.default_setting()
         try:
             nam = build("exporter", "nam")
         except PanamaError:
             return paths
-        if getattr(model, "net_name", "wavenet") == "wavenet":
-            paths.append(nam.export(model, out / "default.nam", setting=default))
+        if getattr(model, "net_name", "wavenet") in ("wavenet", "lstm"):
+            name = meta.name or f"{meta.title(self.capture.root.resolve().name)} (default setting)"
+            paths.append(nam.export(model, out / "default.nam", setting=default, metadata={**meta.fields(), "name": name},
+                                    validation_esr=ExpectedError(self.capture, model).at(default)))
         return paths
 
     # -- the whole run --------------------------------------------------------------------

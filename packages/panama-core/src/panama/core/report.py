@@ -277,6 +277,44 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+# Players carry at most this much audio each (the page stays mailable).
+MAX_AUDIO_SECONDS = 15.0
+_EXAMPLE_TITLES = {"worst": "worst setting", "typical": "median setting", "default": "setting nearest the defaults"}
+
+
+def audio_uris(clips: Sequence[np.ndarray], sample_rate: int) -> tuple[list[str], float]:
+    """16-bit WAV data URIs of clips that are compared by ear, and the gain applied to them.
+
+    Clips louder than full scale are turned down together by one factor, so their relative
+    levels stay as they are; each is cut to :data:`MAX_AUDIO_SECONDS`.
+    """
+    import io
+
+    import soundfile as sf
+
+    keep = int(MAX_AUDIO_SECONDS * sample_rate)
+    clips = [np.asarray(c, dtype=np.float64).reshape(-1)[:keep] for c in clips]
+    peak = max((float(np.max(np.abs(c))) for c in clips if c.size), default=0.0)
+    gain = 1.0 if peak <= 0.999 else 0.999 / peak
+    uris = []
+    for clip in clips:
+        buffer = io.BytesIO()
+        sf.write(buffer, clip * gain, int(sample_rate), format="WAV", subtype="PCM_16")
+        uris.append("data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return uris, gain
+
+
+def players_html(rows: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
+    """A table of ``<audio>`` players: one row per example, one column per (label, data URI)."""
+    parts = ["<table class='players'>"]
+    for title, players in rows:
+        cells = "".join(f"<td>{html.escape(label)}<br><audio controls preload='metadata' src='{uri}'></audio></td>"
+                        for label, uri in players)
+        parts.append(f"<tr><th>{html.escape(title)}</th>{cells}</tr>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
 def table_html(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
     parts = ["<table>"]
     if header:
@@ -293,7 +331,7 @@ color:#222;padding:0 1em}h1{margin-bottom:0.2em}h2{border-bottom:1px solid #ddd;
 margin-top:1.6em}img{max-width:100%;height:auto;display:block;margin:0.8em 0;border:1px solid #eee}
 table{border-collapse:collapse;margin:0.6em 0;font-size:0.9em}td,th{border:1px solid #ddd;
 padding:0.25em 0.6em;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
-.note{color:#666;font-style:italic}
+.note{color:#666;font-style:italic}.players td{text-align:left}audio{width:320px}
 """
 
 
@@ -418,13 +456,20 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
             images.append(plot_error_map(held_unit, [score.esr for score in evaluation.scores], evaluation.knobs,
                                          out_dir / "error-map.png", labelled=unit if len(unit) else None))
         sections.append(Section("Error across the knob space", images, intro + stats + "<h3>Worst settings</h3>" + worst))
-        example_images = []
+        example_images, players = [], []
         for name, files in evaluation.examples.items():
             target, prediction = (_read_audio(root / files[kind]) for kind in ("target", "prediction"))
             score = by_index[int(files["index"])]
             title = f"{name} setting #{score.index}: {space.format_setting(score.setting)} — ESR {score.esr:.3g}"
             example_images.append(plot_example(target, prediction, evaluation.sample_rate,
                                                out_dir / f"example-{name}.png", title=title))
+            uris, gain = audio_uris([target, prediction], evaluation.sample_rate)
+            label = f"{_EXAMPLE_TITLES.get(name, name)}: {space.format_setting(score.setting)} (ESR {score.esr:.3g})"
+            if gain < 1:
+                label += f", both turned down {20 * math.log10(gain):.1f} dB"
+            players.append((label, [("device", uris[0]), ("model", uris[1])]))
+        if players:
+            sections.append(Section("Listen: device vs model", html=_note(f"on {evaluation.audio}") + players_html(players)))
         if example_images:
             sections.append(Section("Worst and typical setting: target vs model", example_images))
     else:

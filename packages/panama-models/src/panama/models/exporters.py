@@ -9,7 +9,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,10 +21,16 @@ from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig
 from panama.models.convnet import ConvNet
+from panama.models import loudness
+from panama.models.lstm import LSTM
+from panama.models.nam_lstm import fold_lstm
 from panama.models.wavenet import WaveNet, nam_weights
 
 PANAMA_FORMAT = "panama-parametric"
 PANAMA_FORMAT_VERSION = 1
+# NAM's user metadata fields (its ``UserMetadata``), copied into every .nam that sets them.
+NAM_USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model", "tone_type",
+                   "input_level_dbu", "output_level_dbu")
 
 
 def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
@@ -60,12 +66,73 @@ def _plain_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, list)) or v is None}
 
 
-def _wavenet(model: Any, what: str) -> WaveNet:
+def _single(model: Any, what: str) -> WaveNet | LSTM:
     net = getattr(model, "net", None)
-    if not isinstance(net, WaveNet) or net.members != 1:
-        raise PanamaError(f"the {what} exporter needs a single wavenet model, not {type(net).__name__}",
-                          "train with --net wavenet, or export with --format panama/torchscript")
-    return net
+    if isinstance(net, LSTM) or (isinstance(net, WaveNet) and net.members == 1):
+        return net
+    raise PanamaError(f"the {what} exporter needs a single wavenet or lstm model, not {type(net).__name__}",
+                      "train with --net wavenet or lstm, or export with --format panama/torchscript")
+
+
+def _player(model: Any, unit: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``play(x[B, T]) -> y[B, T]``: the model at unit knobs ``unit``, from silence (as NAM plays)."""
+    pad = model.receptive_field - 1
+    knobs = torch.from_numpy(np.asarray(unit, dtype=np.float32)).view(1, -1)
+
+    def play(x: np.ndarray) -> np.ndarray:
+        batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        batch = torch.cat([torch.zeros(batch.shape[0], pad), batch], dim=1)
+        model.net.eval()
+        with torch.no_grad():
+            return model.net(batch, knobs.expand(batch.shape[0], -1)).numpy()
+
+    return play
+
+
+def calibration(model: Any, setting: KnobSetting | None = None, di: str | Path | None = None) -> dict[str, float]:
+    """NAM's ``loudness`` (dB) and ``gain`` (0…1) of ``model`` at ``setting`` (see :mod:`.loudness`),
+    on PANAMA's standard DI or on the WAV ``di`` (e.g. NAM's own ``loudness_input.wav``)."""
+    full = model.knob_space.validate_setting(setting or {})
+    if di is None:
+        x = loudness.standard_input(int(model.sample_rate))
+    else:
+        from panama.core.audio import read_wav
+
+        x, _ = read_wav(di, sample_rate=int(model.sample_rate))
+    loud, gain = loudness.measure(_player(model, model.knob_space.to_unit(full)), x)
+    return {"loudness": round(loud, 4), "gain": round(gain, 4)}
+
+
+def user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """NAM's user fields (name, modeled_by, gear_*, tone_type, *_level_dbu) that are set."""
+    unknown = sorted(set(metadata or {}) - set(NAM_USER_FIELDS))
+    if unknown:
+        raise PanamaError(f"unknown metadata field(s) {', '.join(unknown)}", f"use: {', '.join(NAM_USER_FIELDS)}")
+    return {k: v for k, v in (metadata or {}).items() if v is not None}
+
+
+def nam_metadata(model: Any, full: KnobSetting, metadata: Mapping[str, Any] | None,
+                 validation_esr: Mapping[str, Any] | float | None, loudness_input: str | Path | None = None) -> dict[str, Any]:
+    """The ``metadata`` block of a .nam: date, loudness, gain, the user's fields, the ESR."""
+    esr = validation_esr if isinstance(validation_esr, Mapping) else (
+        None if validation_esr is None else {"esr": float(validation_esr)})
+    out: dict[str, Any] = {"date": _date(), **calibration(model, full, loudness_input),
+                           "name": "PANAMA " + model.knob_space.format_setting(full), **user_metadata(metadata)}
+    if esr is not None and esr.get("esr") is not None:
+        out["training"] = {"validation_esr": float(esr["esr"])}
+    out["panama"] = {
+        "setting": full,
+        "knobs": [k.model_dump() for k in model.knob_space],
+        "metrics": _plain_metrics(model.metrics),
+        "net": model.net_name,
+        "net_options": model.net_options,
+        "model": model.fingerprint() if hasattr(model, "fingerprint") else None,
+        "loudness_input": loudness.DESCRIPTION if loudness_input is None else f"the user's {Path(loudness_input).name}",
+        "loudness_input_file": None if loudness_input is None else Path(loudness_input).name,
+    }
+    if esr is not None:
+        out["panama"]["validation_esr"] = dict(esr)
+    return out
 
 
 def nam_layer_config(layer: Any, version: str) -> dict[str, Any]:
@@ -89,8 +156,16 @@ def nam_layer_config(layer: Any, version: str) -> dict[str, Any]:
     }
 
 
-def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: str = "0.5") -> dict[str, Any]:
-    """The .nam dictionary of ``model`` at ``setting`` (native values; defaults fill gaps)."""
+def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: str = "0.5", *,
+                 metadata: Mapping[str, Any] | None = None,
+                 validation_esr: Mapping[str, Any] | float | None = None,
+                 loudness_input: str | Path | None = None) -> dict[str, Any]:
+    """The .nam dictionary of ``model`` at ``setting`` (native values; defaults fill gaps).
+
+    ``metadata`` holds NAM's user fields (``name``, ``modeled_by``, ``gear_type`` …);
+    ``validation_esr`` the ESR expected at this setting (a number, or ``{"esr": …, "basis": …}``);
+    ``loudness_input`` a DI WAV for loudness and gain instead of PANAMA's standard one.
+    """
     if nam_version not in ("0.5", "0.7"):
         raise PanamaError(f"nam version {nam_version!r} is not supported", "use 0.5 (all plugins) or 0.7")
     full = model.knob_space.validate_setting(setting or {})
@@ -98,31 +173,27 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
     if isinstance(getattr(model, "net", None), ConvNet):  # NAM's ConvNet: same layout in 0.5.x and 0.7.x
         architecture, config, weights = "ConvNet", model.net.nam_config(), model.net.fold(unit).nam_weights()
     else:
-        net = _wavenet(model, "nam")
-        layers = [nam_layer_config(layer, nam_version) for layer in net.config.resolved_layers()]
-        architecture, config = "WaveNet", {"layers": layers, "head": None, "head_scale": float(net.head_scale)}
-        weights = nam_weights(net.fold(unit))
+        net = _single(model, "nam")
+        if isinstance(net, LSTM):
+            architecture = "LSTM"
+            config, weights = fold_lstm(net, unit)
+        else:
+            architecture = "WaveNet"
+            layers = [nam_layer_config(layer, nam_version) for layer in net.config.resolved_layers()]
+            config = {"layers": layers, "head": None, "head_scale": float(net.head_scale)}
+            weights = nam_weights(net.fold(unit))
     return {
         "version": "0.5.4" if nam_version == "0.5" else "0.7.0",
         "architecture": architecture,
         "config": config,
         "weights": weights,
         "sample_rate": int(model.sample_rate),
-        "metadata": {
-            "date": _date(),
-            "name": "PANAMA " + model.knob_space.format_setting(full),
-            "panama": {
-                "setting": full,
-                "knobs": [k.model_dump() for k in model.knob_space],
-                "metrics": _plain_metrics(model.metrics),
-                "net_options": model.net_options,
-            },
-        },
+        "metadata": nam_metadata(model, full, metadata, validation_esr, loudness_input),
     }
 
 
 class NamExporter:
-    """A standard NAM WaveNet (or ConvNet) file for one knob setting; the knob term folds into the biases."""
+    """A standard NAM file (WaveNet, ConvNet or LSTM) for one knob setting; the knob term folds into biases."""
 
     Config = ComponentConfig
     suffix = ".nam"
@@ -131,9 +202,13 @@ class NamExporter:
         self.config = config
 
     def export(self, model: Any, path: Path, setting: KnobSetting | None = None,
-               nam_version: Literal["0.5", "0.7"] = "0.5", **options: Any) -> Path:
+               nam_version: Literal["0.5", "0.7"] = "0.5", *, metadata: Mapping[str, Any] | None = None,
+               validation_esr: Mapping[str, Any] | float | None = None, loudness_input: str | Path | None = None,
+               **options: Any) -> Path:
         _no_options(options, "nam")
-        return _write_json(Path(path), nam_snapshot(model, setting, nam_version))
+        snapshot = nam_snapshot(model, setting, nam_version, metadata=metadata, validation_esr=validation_esr,
+                                loudness_input=loudness_input)
+        return _write_json(Path(path), snapshot)
 
 
 def encode_tensor(t: torch.Tensor) -> dict[str, Any]:
@@ -153,7 +228,8 @@ class PanamaExporter:
     def __init__(self, config: ComponentConfig | None = None):
         self.config = config
 
-    def export(self, model: Any, path: Path, setting: KnobSetting | None = None, **options: Any) -> Path:
+    def export(self, model: Any, path: Path, setting: KnobSetting | None = None, *,
+               metadata: Mapping[str, Any] | None = None, **options: Any) -> Path:
         _no_options(options, "panama")
         net = model.net
         config = net.config.model_dump()
@@ -167,7 +243,8 @@ class PanamaExporter:
             "receptive_field": int(net.receptive_field),
             "sample_rate": int(model.sample_rate),
             "knobs": [k.model_dump() for k in model.knob_space],
-            "metadata": {"date": _date(), "metrics": _plain_metrics(model.metrics)},
+            "metadata": {"date": _date(), "metrics": _plain_metrics(model.metrics), **user_metadata(metadata),
+                         "at_default_setting": calibration(model)},
             "tensors": {name: encode_tensor(t) for name, t in net.state_dict().items()},
         }
         return _write_json(Path(path), payload)

@@ -31,14 +31,16 @@ def init(
     budget: Annotated[int, typer.Option(help="Total number of settings to label.")] = 64,
     sampler: Annotated[str | None, typer.Option(help="Sampler for `panama run` (default ensemble-disagreement).")] = None,
     labeler_options: Annotated[str | None, typer.Option("--labeler-options", help="Options for the label source: key=value,...")] = None,
+    meta: Annotated[str | None, typer.Option("--meta", help="What is captured, for every .nam: gear_make=Marshall,gear_model=JCM800,gear_type=amp,tone_type=crunch,modeled_by=…,input_level_dbu=…")] = None,
 ) -> None:
     """Create a capture folder: capture.json, input.wav (+ input.json) and the empty stores."""
     from panama.core.capture import Capture
+    from panama.core.gear import parse_meta
     from panama.core.signal import PRESETS
 
     if input_wav is None and preset not in PRESETS:
         raise PanamaError(f"unknown signal preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"meta": parse_meta(meta).fields()}
     if sampler is not None:
         from panama.core.plugins import get_registry
 

@@ -8,6 +8,7 @@ reads it). A ``TrainedEnsemble`` is M members stacked in one module (``Ensemble`
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -93,6 +94,16 @@ class TrainedModel:
         with torch.no_grad():
             y = self.net(torch.from_numpy(padded)[None], knobs)
         return y[0].numpy().astype(np.float32)
+
+    def fingerprint(self) -> str:
+        """A short hash of the net's name, options and weights: which model made an export."""
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps([self.net_name, self.net_options], sort_keys=True, default=str).encode())
+        for name, tensor in sorted(self.net.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def payload(self) -> dict[str, Any]:
         return {
