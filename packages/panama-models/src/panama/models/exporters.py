@@ -20,8 +20,8 @@ from torch import nn
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig
-from panama.models.convnet import ConvNet
 from panama.models import loudness
+from panama.models.convnet import ConvNet
 from panama.models.lstm import LSTM
 from panama.models.nam_lstm import fold_lstm
 from panama.models.wavenet import WaveNet, nam_weights

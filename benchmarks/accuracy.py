@@ -1,0 +1,225 @@
+"""Accuracy per CPU-minute: held-out ESR of a trained model against the CPU time it cost.
+
+Fixed, seeded data sets (labelled once, cached under ``--outdir``):
+
+- ``sim32``       the built-in sim, 32 random settings, quick signal (20 s)
+- ``sim1``        the sim at its default setting only (a plain, non-parametric capture)
+- ``studiopre32`` Guitarix GxStudioPre through LV2, 32 random settings, quick signal
+
+Each *variant* (a net, its options and a training recipe) is trained on a data set with one
+thread and scored by the same code as ``panama evaluate``: 64 held-out random settings (the
+default setting for ``sim1``) on the signal's validation segment. Reported: median, p90 and mean
+ESR, median MSE, the median over settings whose target is not near-silent (RMS above -40 dBFS),
+steps, CPU seconds and output samples per CPU second.
+
+    python benchmarks/accuracy.py --data sim32 --variants baseline,film   # run and print
+    python benchmarks/accuracy.py --data sim32,sim1 --results             # also RESULTS.md
+
+Results are cached per (data set, variant) as JSON in ``--outdir`` (default
+``benchmarks/runs/accuracy``); a re-run reuses them unless ``--force``. Time it alone: the CPU
+seconds are honest under load, the wall seconds are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MARK_START = "<!-- accuracy:start -->"
+MARK_END = "<!-- accuracy:end -->"
+HELD_OUT = 64
+QUIET_RMS = 10 ** (-40 / 20)
+
+DATASETS: dict[str, dict[str, Any]] = {
+    "sim32": {"labeler": "sim", "settings": 32, "signal": "quick"},
+    "sim1": {"labeler": "sim", "settings": 0, "signal": "quick"},
+    "studiopre32": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
+                    "settings": 32, "signal": "quick"},
+}
+
+# The recipe every variant starts from: the quick preset's final training before this benchmark.
+_BASE_RECIPE = {"steps": 600, "batch_size": 16, "segment_length": 8192, "lr": 4e-3, "val_every": 100,
+                "val_seconds": 3.0}
+VARIANTS: dict[str, dict[str, Any]] = {
+    # the quick preset's final model as it was (nano, bias conditioning, 20 % held out, MSE)
+    "baseline": {"net_options": {"preset": "nano"}, "recipe": _BASE_RECIPE},
+    # every setting trained on (best weights chosen on the training settings), per-setting ESR
+    # loss, warm-up + cosine learning rate
+    "recipe": {"net_options": {"preset": "nano"},
+               "recipe": {**_BASE_RECIPE, "val_fraction": 0.0, "loss": "esr", "lr_schedule": "cosine",
+                          "warmup_steps": 50}},
+    "recipe-mse": {"net_options": {"preset": "nano"},
+                   "recipe": {**_BASE_RECIPE, "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 50}},
+    "film": {"net_options": {"preset": "nano", "conditioning": "film"},
+             "recipe": {**_BASE_RECIPE, "val_fraction": 0.0, "loss": "esr", "lr_schedule": "cosine",
+                        "warmup_steps": 50}},
+    "film-mse": {"net_options": {"preset": "nano", "conditioning": "film"},
+                 "recipe": {**_BASE_RECIPE, "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 50}},
+    # about 7 CPU-minutes each: the same audio seen in smaller batches, three widths
+    "nano-film-7min": {"net_options": {"preset": "nano", "conditioning": "film"},
+                       "recipe": {**_BASE_RECIPE, "steps": 2400, "batch_size": 8, "val_every": 400,
+                                  "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 100}},
+    "feather-film-7min": {"net_options": {"preset": "feather", "conditioning": "film"},
+                          "recipe": {**_BASE_RECIPE, "steps": 1200, "batch_size": 8, "val_every": 200,
+                                     "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 100}},
+    "lite-film-7min": {"net_options": {"preset": "lite", "conditioning": "film"},
+                       "recipe": {**_BASE_RECIPE, "steps": 800, "batch_size": 8, "val_every": 200,
+                                  "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 100}},
+}
+
+
+def variant(name: str) -> dict[str, Any]:
+    """A named variant; ``name`` may also be inline JSON for exploration."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    if name.startswith("{"):
+        return json.loads(name)
+    raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+
+
+# ------------------------------------------------------------------------------------- data
+def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
+    """Training arrays and held-out targets for ``name``, labelled once and cached."""
+    from panama.core.components import open_label_source
+    from panama.core.evaluate import device_predict, draw_heldout_settings, label_targets, signal_audio
+    from panama.core.signal import make_signal
+
+    spec = DATASETS[name]
+    cache = outdir / f"{name}.npz"
+    signal = make_signal(spec["signal"], seed=0)
+    audio = signal_audio(signal.audio, signal.sample_rate, signal.metadata()["segments"])
+    with open_label_source(spec["labeler"]) as source:
+        space = source.knob_space()
+        if spec["settings"]:
+            rng = np.random.default_rng(1234)
+            train_settings = [space.from_unit(u) for u in rng.random((spec["settings"], len(space)))]
+            held_out = draw_heldout_settings(space, HELD_OUT, seed=0, exclude=train_settings)
+        else:
+            train_settings = held_out = [space.default_setting()]
+        if not cache.exists():
+            label = device_predict(source, signal.sample_rate)
+            y = np.stack([label(signal.audio, s) for s in train_settings]).astype(np.float32)
+            targets = np.stack(label_targets(label, audio, held_out)).astype(np.float32)
+            outdir.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, y=y, targets=targets)
+    cached = np.load(cache)
+    knobs = np.stack([space.to_unit(s) for s in train_settings]).astype(np.float32)
+    return {"x": signal.audio, "y": cached["y"], "knobs": knobs, "sample_rate": signal.sample_rate,
+            "space": space, "held_out": held_out, "targets": list(cached["targets"]), "audio": audio,
+            "settings": train_settings}
+
+
+# ------------------------------------------------------------------------------------- runs
+def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dict[str, Any]:
+    """Train one variant with ``threads`` threads and score it on the held-out settings."""
+    import torch
+
+    from panama.core import train
+    from panama.core.evaluate import score_settings, summarise
+
+    torch.set_num_threads(threads)
+    recipe = train.Recipe(**{**spec.get("recipe", {}), "num_threads": threads})
+    training = train.TrainingData(data["x"], data["y"], data["knobs"], data["sample_rate"], data["settings"])
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    model = train.fit(training, net=spec.get("net", "wavenet"), net_options=spec.get("net_options", {}),
+                      recipe=recipe, knob_space=data["space"], progress=False)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    scores = score_settings(model.predict, data["targets"], data["audio"], data["held_out"], data["space"])
+    summary = summarise(scores)
+    esr = np.array([s.esr for s in scores])
+    loud = np.array([s.target_rms > QUIET_RMS for s in scores])
+    steps = int(model.metrics["steps"])
+    return {
+        "spec": spec, "steps": steps, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
+        "samples_per_cpu_second": round(steps * recipe.batch_size * recipe.segment_length / max(cpu, 1e-9)),
+        "esr_median": summary.esr.median, "esr_p90": summary.esr.p90, "esr_mean": summary.esr.mean,
+        "mse_median": summary.mse.median,
+        "esr_median_loud": float(np.median(esr[loud])) if loud.any() else None,
+        "params": int(sum(p.numel() for p in model.net.parameters())),
+    }
+
+
+def run(datasets: list[str], names: list[str], outdir: Path, threads: int, force: bool) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for dataset in datasets:
+        data = load_dataset(dataset, outdir)
+        for name in names:
+            key = f"{dataset}/{name}"
+            path = outdir / f"{dataset}--{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:80]}.json"
+            if path.exists() and not force:
+                results[key] = json.loads(path.read_text())
+            else:
+                results[key] = {"dataset": dataset, "variant": name, **run_variant(data, variant(name), threads)}
+                path.write_text(json.dumps(results[key], indent=1))
+            r = results[key]
+            print(f"{key:40s} steps {r['steps']:5d}  cpu {r['cpu_seconds']:7.1f}s  ESR median {r['esr_median']:.4f} "
+                  f"p90 {r['esr_p90']:.4f} mean {r['esr_mean']:.4f}  loud median {r['esr_median_loud']:.4f}  "
+                  f"MSE median {r['mse_median']:.2e}", flush=True)
+    return results
+
+
+# ---------------------------------------------------------------------------------- results
+def section(results: dict[str, dict[str, Any]], threads: int, note: str) -> str:
+    lines = [
+        MARK_START,
+        "## Accuracy per CPU-minute (`benchmarks/accuracy.py`)",
+        "",
+        f"Held-out ESR on {HELD_OUT} random settings (the sim1 row: its one setting), scored on the quick "
+        f"signal's validation segment by `panama evaluate`'s code; training on {threads} thread(s), CPU seconds "
+        f"of the training process. {platform.machine()}, {os.cpu_count()} cores. {note}",
+        "",
+        "| data | variant | steps | CPU s | samples/CPU s | ESR median | p90 | mean | median (not quiet) | MSE median |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results.values():
+        lines.append(
+            f"| {r['dataset']} | {r['variant']} | {r['steps']} | {r['cpu_seconds']:.0f} | {r['samples_per_cpu_second']:,} | "
+            f"{r['esr_median']:.4f} | {r['esr_p90']:.4f} | {r['esr_mean']:.4f} | {r['esr_median_loud']:.4f} | "
+            f"{r['mse_median']:.2e} |"
+        )
+    lines += ["", "Variants:", ""]
+    for name in dict.fromkeys(r["variant"] for r in results.values()):
+        spec = next(r["spec"] for r in results.values() if r["variant"] == name)
+        lines.append(f"- `{name}`: `{json.dumps(spec, sort_keys=True)}`")
+    lines.append(MARK_END)
+    return "\n".join(lines) + "\n"
+
+
+def write_results(text: str, path: Path) -> None:
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    if MARK_START in old:
+        new = re.sub(re.escape(MARK_START) + r".*?" + re.escape(MARK_END) + r"\n?", lambda _: text, old, flags=re.S)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="sim32", help=f"comma list of {', '.join(DATASETS)}")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list (or ; list) of variants")
+    parser.add_argument("--outdir", type=Path, default=HERE / "runs" / "accuracy")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--force", action="store_true", help="retrain cached results")
+    parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
+    parser.add_argument("--note", default="", help="what else ran on the machine (goes into RESULTS.md)")
+    args = parser.parse_args(argv)
+    names = args.variants.split(";") if ";" in args.variants else args.variants.split(",")
+    results = run(args.data.split(","), names, args.outdir, args.threads, args.force)
+    if args.results:
+        write_results(section(results, args.threads, args.note), HERE / "RESULTS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
