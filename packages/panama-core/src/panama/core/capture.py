@@ -84,7 +84,7 @@ class CaptureConfig(BaseModel):
     net_options: dict[str, Any] = Field(default_factory=dict)
     recipe: dict[str, Any] = Field(default_factory=dict)
     preset: str = Field("quick", description="reamp-signal preset, or 'custom' for the user's own input")
-    run_preset: str = Field("quick", description="size of nets and training for `panama run` (tiny, quick, paper)")
+    run_preset: str = Field("quick", description="size of nets and training for `panama run` (tiny, quick, good, paper)")
     sample_rate: int = Field(48_000, gt=0)
     input_source: str = ""
     created: str = ""

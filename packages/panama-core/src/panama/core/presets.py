@@ -1,8 +1,9 @@
 """Run presets: how big a capture's signal, nets and training are, in one table.
 
 ``tiny`` is for tests (seconds), ``quick`` fits a budget-16 capture of the sim into about ten
-minutes on a 2-core CPU, ``paper`` is the PANAMA paper's scale (A1 standard, 50-epoch
-ensembles) and wants a GPU.
+minutes on a 2-core CPU, ``good`` is a serious CPU capture (budget 32, a feather net trained
+about an hour on 2 cores), ``paper`` is the PANAMA paper's scale (A1 standard, 50-epoch
+ensembles, the paper's bias conditioning) and wants a GPU.
 """
 
 from __future__ import annotations
@@ -34,30 +35,48 @@ class RunPreset(BaseModel):
     trainer: dict[str, Any] = Field(default_factory=dict)
 
 
+# The final model's recipe, chosen by benchmarks/accuracy.py (held-out ESR per CPU-second):
+# FiLM conditioning, MSE, every labelled setting trained on (no settings held out), small
+# batches and many steps, a warm-up then a cosine to zero, so the last weights are about the best.
+_FINAL = {"batch_size": 8, "segment_length": 8192, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 100,
+          "val_fraction": 0.0, "val_seconds": 3.0}
+_ENSEMBLE = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
+             "val_seconds": 1.0}
+
 RUN_PRESETS: dict[str, RunPreset] = {
     "tiny": RunPreset(
         signal="tiny",
-        net_options={"preset": "nano"},
+        net_options={"preset": "nano", "conditioning": "film"},
         budget=8,
         initial=4,
         per_round=2,
         ensemble={"steps": 25, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 0.5},
         final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 1.0},
-        sampler_options={"ensemble-disagreement": {
-            "steps": 15, "restarts": 4, "excerpt_seconds": 0.05, "score_excerpts": 2}},
+        sampler_options={
+            "ensemble-disagreement": {"steps": 15, "restarts": 4, "excerpt_seconds": 0.05, "score_excerpts": 2},
+            "ensemble-diverse": {"pool": 16, "restarts": 2, "steps": 10, "score_excerpts": 1, "profile_points": 3},
+        },
     ),
     "quick": RunPreset(
         signal="quick",
-        net_options={"preset": "nano"},
+        net_options={"preset": "nano", "conditioning": "film"},
         budget=16,
         initial=8,
         per_round=4,
         # Validating on the whole input would cost more than these short trainings themselves.
-        ensemble={"steps": 150, "batch_size": 8, "segment_length": 4096, "lr": 4e-3,
-                  "val_every": 150, "val_seconds": 1.0},
-        final={"steps": 600, "batch_size": 16, "segment_length": 8192, "lr": 4e-3,
-               "val_every": 100, "val_seconds": 3.0},
+        ensemble={**_ENSEMBLE, "steps": 150, "val_every": 150},
+        final={**_FINAL, "steps": 2400, "val_every": 400},
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
+    ),
+    "good": RunPreset(
+        signal="full",
+        net_options={"preset": "feather", "conditioning": "film"},
+        budget=32,
+        initial=12,
+        per_round=5,
+        ensemble={**_ENSEMBLE, "steps": 300, "val_every": 300},
+        final={**_FINAL, "steps": 9000, "val_every": 1000},
+        sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.1}},
     ),
     "paper": RunPreset(
         signal="full",

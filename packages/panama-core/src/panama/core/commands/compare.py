@@ -17,7 +17,7 @@ def compare(
     budget: Annotated[int, typer.Option(min=1, help="Labelled settings per run.")] = 16,
     seeds: Annotated[str, typer.Option(help="Number of seeds (e.g. 3) or a comma list of seeds.")] = "3",
     checkpoints: Annotated[str | None, typer.Option(help="Comma list of budgets to score, e.g. 8,16,32 (default: doubling up to the budget).")] = None,
-    preset: Annotated[str, typer.Option(help="Run preset: tiny, quick, paper.")] = "quick",
+    preset: Annotated[str, typer.Option(help="Run preset: tiny, quick, good, paper.")] = "quick",
     initial: Annotated[int | None, typer.Option(min=1, help="Initial space-filling settings of each run.")] = None,
     net: Annotated[str | None, typer.Option(help="Net name (default: the preset's).")] = None,
     net_preset: Annotated[str | None, typer.Option("--net-preset", help="Net size preset, e.g. nano.")] = None,

@@ -20,7 +20,7 @@ def run(
     initial: Annotated[int | None, typer.Option(min=1, help="Space-filling settings before active learning starts.")] = None,
     net: Annotated[str | None, typer.Option(help="Net name (wavenet, lstm, …).")] = None,
     net_preset: Annotated[str | None, typer.Option("--net-preset", help="Net size preset, e.g. nano, feather, lite, standard.")] = None,
-    preset: Annotated[str | None, typer.Option(help="Run preset: tiny, quick (CPU, ~10 min), paper (GPU).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Run preset: tiny, quick (CPU, ~10 min), good (CPU, ~1 h), paper (GPU).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the whole run.")] = None,
     sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="name=value, repeatable.")] = None,
     labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
