@@ -209,6 +209,7 @@ class Capture:
             for sub in (LABELS, ROUNDS, MODELS, EXPORTS):
                 (staging / sub).mkdir()
             write_wav_atomic(staging / INPUT_WAV, x, sample_rate)
+            crash_point("capture:creating")
             write_json_atomic(staging / INPUT_JSON, metadata)
             write_json_atomic(staging / CAPTURE_FILE, cfg.model_dump(mode="json"))
             with open(staging / JOURNAL, "w", encoding="utf-8") as handle:

@@ -361,6 +361,7 @@ def run_capture(
                 f"{directory} was started with other options: {'; '.join(conflicts)}",
                 "drop those options to resume it, or use a new directory",
             )
+        capture.check_labels()  # before anything is written: a damaged capture is repaired first
         if budget is not None and budget != capture.config.budget:
             if budget < len(capture.labelled_settings()):
                 raise PanamaError(
@@ -368,7 +369,6 @@ def run_capture(
                     "give a budget at least that large",
                 )
             capture.update_config(budget=budget)
-        capture.check_labels()
     else:
         from panama.core.preflight import check_run_options
 

@@ -81,6 +81,8 @@ class Component:
         module_name = self.target.partition(":")[0]
         try:
             found = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError as exc:
+            return f"module {exc.name or module_name!r} is not installed"
         except (ImportError, ValueError) as exc:
             return f"cannot import {module_name!r}: {exc}"
         return None if found is not None else f"module {module_name!r} is not installed"
@@ -216,7 +218,8 @@ def _discover() -> list[_Plugin]:
     folder = panama_home() / "extensions"
     if allowed is None or "extensions" in allowed:
         try:
-            scripts = sorted(folder.glob("*.py")) if folder.is_dir() else []
+            # iterdir, not glob: glob silently skips a folder it may not read
+            scripts = sorted(p for p in folder.iterdir() if p.suffix == ".py") if folder.is_dir() else []
         except OSError as exc:
             scripts = []
             problems.append(_Plugin("extensions", f"folder {folder}", "", _unreadable_loader(folder, exc)))
