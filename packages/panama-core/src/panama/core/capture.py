@@ -528,11 +528,11 @@ class Capture:
 
         return int(sf.info(str(self.input_path)).frames)
 
-    def damaged_labels(self, *, holdout: bool = True) -> list[tuple[Label, str]]:
-        """Journalled labels (training, and held-out ones with ``holdout``) whose file is gone or
-        damaged, with why."""
+    def damaged_labels(self, labels: list[Label] | None = None) -> list[tuple[Label, str]]:
+        """Of ``labels`` (default: every journalled one, held-out included) those whose file is
+        gone or damaged, with why."""
         found = []
-        for label in self._journalled_labels() if holdout else self.labels():
+        for label in self._journalled_labels() if labels is None else labels:
             problem = self.label_problem(label)
             if problem is not None:
                 found.append((label, problem))
@@ -546,10 +546,10 @@ class Capture:
             return f"panama add {self.root} TAKE.wav --setting {text}{holdout} --relabel"
         return f"panama label {self.root} --setting {text}{holdout} --relabel"
 
-    def check_labels(self, *, holdout: bool = True) -> None:
+    def check_labels(self, labels: list[Label] | None = None) -> None:
         """Refuse to go on with a journalled label whose file is gone (one line: which, and how to
         repair it), instead of failing half-way or training on fewer labels than journalled."""
-        damaged = self.damaged_labels(holdout=holdout)
+        damaged = self.damaged_labels(labels)
         if not damaged:
             return
         label, problem = damaged[0]
@@ -670,8 +670,8 @@ class Capture:
         from panama.core.audio import read_wav
 
         x = self.read_input()
-        self.check_labels(holdout=False)
         labels = self.labels()
+        self.check_labels(labels)
         ys = [read_wav(label.path, sample_rate=self.sample_rate)[0] for label in labels]
         y = np.stack(ys) if ys else np.zeros((0, len(x)), dtype=np.float32)
         settings = [label.setting for label in labels]

@@ -138,6 +138,8 @@ class Loop:
                 init_from=previous[1] if previous else None,
                 warm_start=dict(warm_start) if warm_start is not None else None,
                 bootstrap=bootstrap,
+                # A kill during the fit resumes from here, not from scratch (issue 12 item 11).
+                checkpoint_path=self.capture.round_dir(round_index) / "ensemble.ckpt",
             )
             if previous:
                 ensemble.metrics["warm_start"]["from"] = previous[0]
@@ -361,7 +363,7 @@ def run_capture(
                 f"{directory} was started with other options: {'; '.join(conflicts)}",
                 "drop those options to resume it, or use a new directory",
             )
-        capture.check_labels()  # before anything is written: a damaged capture is repaired first
+        capture.check_labels(capture.labels())  # before anything is written: repair a damaged capture first
         if budget is not None and budget != capture.config.budget:
             if budget < len(capture.labelled_settings()):
                 raise PanamaError(
