@@ -63,7 +63,8 @@ def dataset(work: Work, entries: list[dict], name: str = "ds.json") -> Path:
     return path
 
 
-def extension(work: Work, code: str, name: str = "ext.py") -> None:
+def extension(code: str, name: str = "ext.py") -> None:
+    """Install a local extension into this test's $PANAMA_HOME (a real plugin, loaded for real)."""
     folder = Path(os.environ["PANAMA_HOME"]) / "extensions"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(code)
@@ -257,8 +258,9 @@ CASES: list[Case] = [
          "greater than or equal to 0", check=nothing_created),
     Case("run-sampler-option-twice", ("run", NEW, "--preset", "tiny", "--sampler-option", "steps=3",
                                       "--sampler-option", "steps=4"), 2, "'steps' twice", check=nothing_created),
-    Case("run-sampler-module-missing", ("run", NEW, "--preset", "tiny", "--sampler", "ghost"), 2, "could not be imported",
-         lambda w: extension(w, GHOST), check=nothing_created),
+    Case("run-sampler-module-missing", ("run", NEW, "--preset", "tiny", "--sampler", "ghost"), 2,
+         "could not be imported: No module named 'panama_no_such_module' — install the missing module",
+         lambda w: extension(GHOST), check=nothing_created),
     Case("run-unknown-net", ("run", NEW, "--preset", "tiny", "--net", "nosuch"), 2, "unknown net", check=nothing_created),
     Case("run-bad-net-preset", ("run", NEW, "--preset", "tiny", "--net-preset", "huge"), 2, "preset: Input should be",
          check=nothing_created),
@@ -341,19 +343,22 @@ CASES: list[Case] = [
          check=killed_then_resumed(("label", CAP, "--setting", KNOBS), 5)),
     Case("kill-import-second-label", ("import", f"{WORK}/ds.json", CAP), -9, "", ds_two_takes,
          env={"PANAMA_TEST_CRASH_AT": "wav:mid-write@2"}, how="subprocess", check=killed_import_resumes),
+    Case("kill-train-before-journal", ("train", CAP, "--steps", "3"), -9, "",
+         env={"PANAMA_TEST_CRASH_AT": "journal:before-append:model-trained"}, how="subprocess",
+         check=killed_then_resumed(("train", CAP, "--steps", "3"), 4)),
     Case("kill-while-creating", ("init", NEW, "--labeler", "sim", "--preset", "tiny"), -9, "",
          env={"PANAMA_TEST_CRASH_AT": "capture:creating"}, how="subprocess", check=killed_create_cleaned),
     # --- plugins and the environment (items 6 and 10)
-    Case("strict-broken-extension", ("plugins",), 2, "extensions/bad.py", lambda w: extension(w, BROKEN, "bad.py"),
+    Case("strict-broken-extension", ("plugins",), 2, "extensions/bad.py", lambda w: extension(BROKEN, "bad.py"),
          env={"PANAMA_STRICT_PLUGINS": "1"}),
-    Case("strict-clash", ("plugins",), 2, "'random' is registered by both", lambda w: extension(w, CLASH),
+    Case("strict-clash", ("plugins",), 2, "'random' is registered by both", lambda w: extension(CLASH),
          env={"PANAMA_STRICT_PLUGINS": "1"}),
     Case("strict-unknown-load-plugins", ("status", CAP), 2, "names 'nosuch', which is not an installed plugin",
          env={"PANAMA_STRICT_PLUGINS": "1", "PANAMA_LOAD_PLUGINS": "nosuch"}, how="subprocess"),
-    Case("broken-extension-version", ("--version",), 0, "--debug shows the traceback", lambda w: extension(w, BROKEN),
+    Case("broken-extension-version", ("--version",), 0, "--debug shows the traceback", lambda w: extension(BROKEN),
          env={"PANAMA_LOAD_PLUGINS": "extensions"}, how="subprocess"),
     Case("lazy-target-missing-listed", ("plugins",), 0, "module 'panama_no_such_module' is not installed",
-         lambda w: extension(w, GHOST)),
+         lambda w: extension(GHOST)),
     Case("unreadable-extensions", ("status", CAP), 0, "cannot read the extensions folder",
          lambda w: (w.root / "home" / "extensions").mkdir(parents=True, mode=0),
          env={"PANAMA_LOAD_PLUGINS": "extensions"}, how="other-user"),
@@ -398,3 +403,13 @@ def test_fault(case: Case, trained_capture: Path, tmp_path: Path, capsys: pytest
 
 def test_the_battery_is_big_enough() -> None:
     assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
+
+
+def test_debug_shows_a_broken_plugins_traceback(tmp_path: Path) -> None:
+    """The warning promises it: `--debug` adds the traceback (and the command still works)."""
+    from capture_helpers import run_cli
+
+    extension(BROKEN, "bad.py")
+    result = run_cli("--debug", "plugins", env={"PANAMA_LOAD_PLUGINS": "extensions"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" in result.stderr and "libfoo" in result.stderr

@@ -88,6 +88,8 @@ def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = Fa
     for key, value in info.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(map(str, value))
         table.add_row(key.replace("_", " "), str(value))
     out.print(table)
 
