@@ -301,6 +301,11 @@ CASES: list[Case] = [
     Case("train-while-locked", ("train", CAP), 2, "in use by another", lambda w: w.hold_lock()),
     Case("export-while-locked", ("export", CAP, "--format", "panama"), 2, "in use by another", lambda w: w.hold_lock()),
     Case("export-dataset-while-locked", ("export-dataset", CAP), 2, "in use by another", lambda w: w.hold_lock()),
+    Case("meta-while-locked", ("meta", CAP, "--set", "gear_make=Marshall"), 2, "in use by another",
+         lambda w: w.hold_lock()),
+    Case("meta-bad-gear-type", ("meta", CAP, "--set", "gear_type=toaster"), 2, "gear_type"),
+    Case("export-pack-while-locked", ("export", CAP, "--grid", "gain=0:1:2"), 2, "in use by another",
+         lambda w: w.hold_lock()),
     Case("import-while-locked", ("import", f"{WORK}/ds.json", CAP), 2, "in use by another",
          lambda w: (ds_two_takes(w), w.hold_lock())),
     # --- damaged capture files
