@@ -71,10 +71,12 @@ def test_label_stores_the_sim_output_and_never_duplicates(cap: Path) -> None:
     second = capture.label(amp, {"gain": 0.1})
     forced = capture.label(amp, {"gain": 0.1}, relabel=True)
     assert (second.index, forced.index) == (2, 3)
+    # --relabel replaces: label 2 stays on disk and in the journal, but training sees label 3 only.
     data = Capture.open(cap).dataset()
-    assert data.y.shape == (3, len(x)) and data.knobs.shape == (3, 6) and data.x.shape == x.shape
+    assert data.y.shape == (2, len(x)) and data.knobs.shape == (2, 6) and data.x.shape == x.shape
     assert data.knobs[0].tolist() == pytest.approx([0.7, 0.2, 0.5, 0.5, 0.5, 0.5])
-    assert data.indices == [1, 2, 3]
+    assert data.indices == [1, 3]
+    assert (cap / "labels" / "0002.wav").exists()
     events = [e["event"] for e in capture.events()]
     assert events.count("labelled") == 3 and events.count("label-started") == 3
     assert all(isinstance(e.get("measured_latency"), int) for e in capture.events() if e["event"] == "labelled")

@@ -193,11 +193,7 @@ class FolderLabelSource(BaseLabelSource):
         except PanamaError as exc:
             raise PanamaError(f"{what}: {exc.message}", exc.hint) from None
         aligned = audio.align(y, latency, len(x))
-        if len(y) < latency + len(x) - int(0.01 * sample_rate):
-            raise PanamaError(
-                f"{what} is too short: it ends {(latency + len(x) - len(y)) / sample_rate:.2f} s before the input does",
-                "record the whole input.wav, starting the recording before playback",
-            )
+        audio.check_take_length(y, len(x), latency, sample_rate=sample_rate, what=what, max_extra_s=None)
         report = check_take(x, aligned, sample_rate, what=what, repeat=find_repeat(x, sample_rate),
                             max_drift_esr=self.config.max_drift_esr)
         if report.hard is not None:

@@ -81,6 +81,13 @@ def read_wav(
         ) from None
     if data.shape[0] == 0:
         raise PanamaError(f"{p} contains no audio (0 samples)", "record or export it again")
+    missing = wav_missing_bytes(p)
+    if missing:
+        raise PanamaError(
+            f"{p} is truncated: its header promises {missing} more bytes of audio than the file holds "
+            "(an interrupted copy, download or recording)",
+            "copy or export the file again",
+        )
     if sample_rate is not None and rate != sample_rate:
         raise PanamaError(
             f"{p} is at {rate} Hz but {sample_rate} Hz is needed (sample-rate mismatch)",
@@ -104,6 +111,35 @@ def read_wav(
             f"{loudest} is the loudest), or export the file as mono",
         )
     return np.ascontiguousarray(data[:, 0]), int(rate)
+
+
+def wav_missing_bytes(path: str | os.PathLike[str]) -> int:
+    """How many bytes of its ``data`` chunk a RIFF/WAVE file lacks (0 when whole or not a WAV).
+
+    libsndfile reads a truncated WAV without a word, returning only the samples that are
+    there; a half-copied take would then pass as a short recording. A size of 0 or 0xFFFFFFFF
+    (streaming writers that never patched the header) and RF64 files are not judged.
+    """
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return 0
+            offset = 12
+            while offset + 8 <= size:
+                handle.seek(offset)
+                chunk_id, length = struct.unpack("<4sI", handle.read(8))
+                if chunk_id == b"data":
+                    if length in (0, 0xFFFFFFFF):
+                        return 0
+                    return max(0, length - (size - offset - 8))
+                offset += 8 + length + (length & 1)
+    except OSError:
+        return 0
+    return 0
 
 
 # --------------------------------------------------------------------------------- writing
@@ -177,6 +213,34 @@ def check_same_length(y: np.ndarray, x: np.ndarray, *, sample_rate: int, what: s
             f"{_seconds(len(x), sample_rate)} (unequal lengths: differs by {diff / sample_rate:+.3f} s, "
             f"{diff:+d} samples)",
             "record the whole input from its first sample and trim the recording to the input's length",
+        )
+
+
+TAKE_SLACK_S = 0.01
+
+
+def check_take_length(
+    y: np.ndarray, length: int, latency: int, *, sample_rate: int, what: str, max_extra_s: float | None = TAKE_SLACK_S
+) -> None:
+    """A take recorded with the input must cover it: ``latency + length`` samples, give or take
+    ``TAKE_SLACK_S``. Shorter would be zero-padded into a label the device never produced;
+    longer than ``max_extra_s`` past that (``None``: any) is a different or untrimmed file."""
+    expected = int(latency) + int(length)
+    slack = int(TAKE_SLACK_S * sample_rate)
+    if len(y) < expected - slack:
+        raise PanamaError(
+            f"{what} is too short: it ends {(expected - len(y)) / sample_rate:.3f} s before the input does "
+            f"({_seconds(len(y), sample_rate)} recorded, the input is {_seconds(length, sample_rate)} plus "
+            f"{latency} samples of latency; unequal lengths)",
+            "record the whole input.wav, starting the recording before playback",
+        )
+    if max_extra_s is not None and len(y) > expected + int(max_extra_s * sample_rate):
+        raise PanamaError(
+            f"{what} is {(len(y) - expected) / sample_rate:.3f} s longer than the input "
+            f"({_seconds(len(y), sample_rate)} recorded, the input is {_seconds(length, sample_rate)} plus "
+            f"{latency} samples of latency; unequal lengths)",
+            "trim the recording to the input's length (keep its start), or check that it is a take of this "
+            "capture's input.wav",
         )
 
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from panama.core.errors import PanamaError, format_validation_error
 from panama.core.faults import crash_armed, crash_point
-from panama.core.fsutil import fsync_dir, is_temp_name, write_json_atomic
+from panama.core.fsutil import fsync_dir, is_stale_temp, pid_alive, write_json_atomic
 from panama.core.gear import GearMeta
 from panama.core.knobs import KnobSetting, KnobSpace
 
@@ -47,6 +47,7 @@ JOURNAL = "journal.jsonl"
 LOCK_FILE = ".lock"
 LABELS, ROUNDS, MODELS, EXPORTS = "labels", "rounds", "models", "exports"
 FORMAT = 1
+DEFAULT_SAMPLE_RATE = 48_000
 LATENCY_SAFETY = 2
 # The label source of recordings kept apart for evaluation (``panama label --holdout``).
 HOLDOUT = "holdout"
@@ -147,12 +148,15 @@ class Capture:
         preset: str = "quick",
         channel: int | None = None,
         labeler_options: Mapping[str, Any] | None = None,
+        sample_rate: int | None = None,
         **config: Any,
     ) -> Capture:
         """Validate everything, build the directory under a temp name, then rename it in place.
 
         Without ``knob_space`` the label source is opened once to ask for its knobs (which also
         validates the spec). Without ``input_wav`` the reamp signal ``preset`` is generated.
+        ``sample_rate`` (default 48 kHz) must match an ``input_wav``: a 44.1 kHz file is refused
+        unless that rate is asked for, so a capture never silently runs at another rate.
         """
         from panama.core.audio import check_input, read_wav
         from panama.core.signal import make_signal
@@ -170,10 +174,18 @@ class Capture:
 
             with open_label_source(labeler, options) as source:
                 knob_space = source.knob_space()
-        sample_rate = int(config.pop("sample_rate", 48_000))
+        wanted_rate = sample_rate
+        sample_rate = int(wanted_rate or DEFAULT_SAMPLE_RATE)
         seed = int(config.pop("seed", 0))
         if input_wav is not None:
-            x, sample_rate = read_wav(input_wav, channel=channel)
+            x, rate = read_wav(input_wav, channel=channel)
+            if rate != sample_rate:
+                raise PanamaError(
+                    f"{input_wav} is at {rate} Hz but the capture is at {sample_rate} Hz"
+                    + ("" if wanted_rate else " (PANAMA's and NAM's standard rate)"),
+                    f"resample it (e.g. `sox {Path(input_wav).name} -r {sample_rate} input-{sample_rate // 1000}k.wav`)"
+                    + ("" if wanted_rate else f", or pass --sample-rate {rate} to capture at {rate} Hz on purpose"),
+                )
             check_input(x, sample_rate=sample_rate, what=str(input_wav))
             metadata = _input_metadata(Path(input_wav), len(x), sample_rate)
             preset, input_source = str(metadata["preset"]), str(Path(input_wav).resolve())
@@ -191,12 +203,13 @@ class Capture:
         from panama.core.audio import write_wav_atomic
 
         staging = root.with_name(f".{root.name}.{os.getpid()}.creating")
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_stale_staging(root)
         try:
             staging.mkdir()
             for sub in (LABELS, ROUNDS, MODELS, EXPORTS):
                 (staging / sub).mkdir()
             write_wav_atomic(staging / INPUT_WAV, x, sample_rate)
+            crash_point("capture:creating")
             write_json_atomic(staging / INPUT_JSON, metadata)
             write_json_atomic(staging / CAPTURE_FILE, cfg.model_dump(mode="json"))
             with open(staging / JOURNAL, "w", encoding="utf-8") as handle:
@@ -208,6 +221,10 @@ class Capture:
                 root.rmdir()  # it was checked to be empty
             os.replace(staging, root)
             fsync_dir(root.parent)
+        except PermissionError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise PanamaError(f"cannot create {root}: {exc.strerror} ({exc.filename or root.parent})",
+                              "choose a folder you can write to, or fix its permissions") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -367,7 +384,13 @@ class Capture:
         import fcntl
 
         path = self.root / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            raise PanamaError(
+                f"{self.root} is read-only for you (cannot take its writer lock {LOCK_FILE})",
+                f"work on a copy you own (`cp -r {self.root} my-copy`) or ask its owner to make it writable",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -397,10 +420,12 @@ class Capture:
 
     def _recover(self) -> None:
         """Repair what a crashed writer left behind (runs whenever the lock is taken)."""
-        for folder in (self.root, self.labels_dir):
+        rounds = self.root / ROUNDS
+        round_dirs = [d for d in rounds.iterdir() if d.is_dir()] if rounds.is_dir() else []
+        for folder in (self.root, self.labels_dir, self.root / MODELS, self.root / EXPORTS, *round_dirs):
             if folder.is_dir():
                 for entry in folder.iterdir():
-                    if entry.is_file() and is_temp_name(entry.name):
+                    if entry.is_file() and is_stale_temp(entry.name):
                         entry.unlink()
         self._repair_journal_tail()
         started: dict[int, dict[str, Any]] = {}
@@ -458,10 +483,13 @@ class Capture:
 
     def _journalled_labels(self) -> list[Label]:
         found: dict[int, Label] = {}
+        replaced: set[int] = set()
         for event in self.events():
             if event.get("event") != "labelled":
                 continue
             index = int(event["index"])
+            if event.get("replaces") is not None:
+                replaced.add(int(event["replaces"]))
             found.setdefault(index, Label(
                 index=index,
                 setting={k: float(v) for k, v in event["setting"].items()},
@@ -471,7 +499,65 @@ class Capture:
                 warnings=list(event.get("warnings", [])),
                 measured_latency=event.get("measured_latency"),
             ))
-        return [found[i] for i in sorted(found)]
+        return [found[i] for i in sorted(found) if i not in replaced]
+
+    def label_problem(self, label: Label) -> str | None:
+        """Why ``label``'s file cannot be used (missing, unreadable, truncated, wrong length or
+        rate), or ``None``. Reads only the header, so checking every label stays cheap."""
+        import soundfile as sf
+
+        from panama.core.audio import wav_missing_bytes
+
+        where = label.path.relative_to(self.root) if label.path.is_relative_to(self.root) else label.path
+        if not label.path.is_file():
+            return f"{where} is missing"
+        try:
+            info = sf.info(str(label.path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            return f"{where} is unreadable ({str(exc).split(':')[-1].strip() or type(exc).__name__})"
+        if wav_missing_bytes(label.path):
+            return f"{where} is truncated"
+        if info.samplerate != self.sample_rate or info.frames != self._input_frames():
+            return f"{where} is damaged ({info.frames} samples at {info.samplerate} Hz, not those of input.wav)"
+        return None
+
+    def _input_frames(self) -> int:
+        if self._input is not None:
+            return len(self._input)
+        import soundfile as sf
+
+        return int(sf.info(str(self.input_path)).frames)
+
+    def damaged_labels(self, labels: list[Label] | None = None) -> list[tuple[Label, str]]:
+        """Of ``labels`` (default: every journalled one, held-out included) those whose file is
+        gone or damaged, with why."""
+        found = []
+        for label in self._journalled_labels() if labels is None else labels:
+            problem = self.label_problem(label)
+            if problem is not None:
+                found.append((label, problem))
+        return found
+
+    def repair_command(self, label: Label) -> str:
+        """The command that records ``label``'s setting again, replacing the damaged file."""
+        text = self.knob_space.format_setting(label.setting, digits=6)
+        holdout = " --holdout" if label.source == HOLDOUT else ""
+        if label.source.startswith("import"):
+            return f"panama add {self.root} TAKE.wav --setting {text}{holdout} --relabel"
+        return f"panama label {self.root} --setting {text}{holdout} --relabel"
+
+    def check_labels(self, labels: list[Label] | None = None) -> None:
+        """Refuse to go on with a journalled label whose file is gone (one line: which, and how to
+        repair it), instead of failing half-way or training on fewer labels than journalled."""
+        damaged = self.damaged_labels(labels)
+        if not damaged:
+            return
+        label, problem = damaged[0]
+        more = f" (and {len(damaged) - 1} more; `panama status {self.root}` lists them)" if len(damaged) > 1 else ""
+        raise PanamaError(
+            f"label {label.index:04d} at {self.knob_space.format_setting(label.setting)}: {problem}{more}",
+            f"restore the file from a backup, or record it again with `{self.repair_command(label)}`",
+        )
 
     def labelled_settings(self) -> list[KnobSetting]:
         return [label.setting for label in self.labels()]
@@ -516,24 +602,32 @@ class Capture:
                      source=source, warnings=warnings, measured_latency=extra.get("measured_latency"))
 
     def label(self, source: Any, setting: Mapping[str, float], *, relabel: bool = False,
-              origin: str | None = None, holdout: bool = False) -> Label:
+              origin: str | None = None, holdout: bool = False, check_length: bool = False) -> Label:
         """Run ``source`` on the input at ``setting``, align its output and store it.
 
         A setting already labelled by a deterministic source is not labelled twice (the
-        existing label is returned) unless ``relabel``. Latency: the source's own
+        existing label is returned; a non-deterministic device records another take) unless
+        ``relabel`` or its file is gone: then the new label *replaces* the old one (its
+        ``labelled`` event names it in ``replaces``; the old file stays on disk). With
+        ``check_length`` the raw recording must cover the input plus its latency (a take made
+        elsewhere: ``panama add``). Latency: the source's own
         ``latency_samples`` for digital sources; for others it is measured from the blips,
         less ``LATENCY_SAFETY`` samples (as NAM does: aligning a sample too late would ask a
         causal model to predict the future, a sample too early costs nothing). The blip
         measurement is stored with every label as ``measured_latency``. With ``holdout`` the
         recording is kept for evaluation only (journalled with source ``"holdout"``).
         """
-        from panama.core.audio import align, check_finite, check_not_silent, detect_latency
+        from panama.core.audio import align, check_finite, check_not_silent, check_take_length, detect_latency
 
         valid = self.knob_space.validate_setting(setting)
         with self.lock():
             existing = self.find_label(valid, holdout=holdout)
-            if existing is not None and not relabel and getattr(source, "deterministic", False):
+            damaged = existing is not None and self.label_problem(existing) is not None
+            if existing is not None and not relabel and not damaged and getattr(source, "deterministic", False):
                 return existing
+            # A non-deterministic device asked again adds a second take; --relabel (or a label
+            # whose file is gone) replaces the old one.
+            replaces = {"replaces": existing.index} if existing is not None and (relabel or damaged) else {}
             x = self.read_input()
             raw = np.asarray(source.label(x, self.sample_rate, dict(valid)), dtype=np.float32).reshape(-1)
             what = f"output for {self.knob_space.format_setting(valid)}"
@@ -550,12 +644,16 @@ class Capture:
             latency = int(getattr(source, "latency_samples", 0) or 0)
             if not getattr(source, "deterministic", False) and not latency and measured is not None:
                 latency = max(0, measured - LATENCY_SAFETY)
+            if check_length:
+                check_take_length(raw, len(x), measured if measured is not None else latency,
+                                  sample_rate=self.sample_rate, what=what)
             y = align(raw, latency, len(x))
             name = type(source).__name__
             kind = origin or self.config.labeler or name
             if holdout:
-                return self.add_label(valid, y, latency=latency, source=HOLDOUT, origin=kind, measured_latency=measured)
-            return self.add_label(valid, y, latency=latency, source=kind, measured_latency=measured)
+                return self.add_label(valid, y, latency=latency, source=HOLDOUT, origin=kind, measured_latency=measured,
+                                      **replaces)
+            return self.add_label(valid, y, latency=latency, source=kind, measured_latency=measured, **replaces)
 
     def _max_latency_s(self) -> float:
         from panama.core.audio import MAX_LATENCY_S
@@ -573,6 +671,7 @@ class Capture:
 
         x = self.read_input()
         labels = self.labels()
+        self.check_labels(labels)
         ys = [read_wav(label.path, sample_rate=self.sample_rate)[0] for label in labels]
         y = np.stack(ys) if ys else np.zeros((0, len(x)), dtype=np.float32)
         settings = [label.setting for label in labels]
@@ -595,6 +694,22 @@ def _input_metadata(path: Path, length: int, sample_rate: int) -> dict[str, Any]
         pass
     return {"preset": "custom", "source": str(path.resolve()), "sample_rate": sample_rate, "length": length,
             "segments": {"all": [0, length]}}
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Delete ``.<name>.<pid>.creating`` folders next to ``root`` whose creator is dead: what a
+    kill during ``Capture.create`` leaves (the capture itself never appeared, so nothing is lost)."""
+    prefix, suffix = f".{root.name}.", ".creating"
+    try:
+        entries = list(root.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        middle = entry.name[len(prefix):-len(suffix)]
+        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix) and middle.isdigit()):
+            continue
+        if int(middle) == os.getpid() or not pid_alive(int(middle)):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _read_holder(fd: int) -> str:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from panama.core import __version__
 from panama.core.console import error_line
-from panama.core.errors import PanamaError, format_validation_error
+from panama.core.errors import PanamaError, format_validation_error, os_error
 
 # Each module exposes ``register(app)``; keep this list the one place commands are wired in.
 COMMAND_MODULES = [
@@ -86,6 +86,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (``main`` exits with it)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug(argv)
+    from panama.core import plugins
+
+    plugins.show_tracebacks = debug
     try:
         build_app()
         # Standalone mode: Typer prints usage errors and --help itself and exits via SystemExit.
@@ -110,6 +113,10 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, with the way to see more
         if debug:
             raise
+        known = os_error(exc)
+        if known is not None:
+            error_line(str(known))
+            return known.exit_code
         error_line(
             f"internal error: {type(exc).__name__}: {exc} — this is a bug; rerun with --debug "
             "for the traceback and report it"

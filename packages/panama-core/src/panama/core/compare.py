@@ -338,21 +338,14 @@ class Heldout:
         self.targets = targets
 
     def save(self, path: Path) -> None:
-        import os
-        import tempfile
+        from panama.core.fsutil import atomic_path
 
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a handle: savez adds no .npz suffix
             np.savez(
-                tmp, x=self.audio.x, score_from=self.audio.score_from, sample_rate=self.audio.sample_rate,
+                handle, x=self.audio.x, score_from=self.audio.score_from, sample_rate=self.audio.sample_rate,
                 offset=self.audio.offset, description=self.audio.description,
                 settings=json.dumps(self.settings), targets=np.stack(self.targets).astype(np.float32),
             )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     @classmethod
     def load(cls, path: Path) -> Heldout:

@@ -33,3 +33,22 @@ def format_validation_error(error: object, prefix: str = "") -> list[str]:
             loc = f"{prefix}.{loc}" if loc else prefix
         lines.append(f"{loc or '(root)'}: {item.get('msg', 'invalid value')}")
     return lines
+
+
+def os_error(exc: BaseException) -> PanamaError | None:
+    """An operating-system failure the user can act on (permissions, a full or read-only disk)
+    as a ``PanamaError``; ``None`` for anything else (that is a bug)."""
+    import errno
+
+    if not isinstance(exc, OSError):
+        return None
+    where = exc.filename or "a file"
+    if isinstance(exc, PermissionError):
+        return PanamaError(f"permission denied: {where}",
+                           "check the permissions of that file or folder, or work on a copy you own")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return PanamaError(f"no space left on the device (writing {where})",
+                           "free some space and run the same command again; what was saved is kept")
+    if exc.errno == errno.EROFS:
+        return PanamaError(f"{where} is on a read-only file system", "work on a copy on a writable disk")
+    return None

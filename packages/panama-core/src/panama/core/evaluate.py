@@ -451,6 +451,7 @@ def recorded_targets(capture: Any, audio: EvalAudio, labels: Sequence[Any]) -> t
     """The settings of ``labels`` and their recordings cut to the scored part of ``audio``."""
     from panama.core.audio import read_wav
 
+    capture.check_labels(list(labels))  # a deleted recording: named with its repair, not a bare "no such file"
     start = audio.offset + audio.score_from
     stop = audio.offset + audio.x.shape[0]
     settings, targets = [], []

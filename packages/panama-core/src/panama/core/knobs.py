@@ -207,5 +207,8 @@ def parse_assignments(text: str, *, what: str = "option") -> dict[str, str]:
         name, value = (s.strip() for s in part.split("=", 1))
         if not name:
             raise PanamaError(f"{what} part {part!r} has no name", "write e.g. gain=0.7")
+        if name in out:
+            raise PanamaError(f"{what} gives {name!r} twice ({name}={out[name]} and {name}={value})",
+                              f"give each name once, e.g. {name}={value}")
         out[name] = value
     return out

@@ -138,6 +138,8 @@ class Loop:
                 init_from=previous[1] if previous else None,
                 warm_start=dict(warm_start) if warm_start is not None else None,
                 bootstrap=bootstrap,
+                # A kill during the fit resumes from here, not from scratch (issue 12 item 11).
+                checkpoint_path=self.capture.round_dir(round_index) / "ensemble.ckpt",
             )
             if previous:
                 ensemble.metrics["warm_start"]["from"] = previous[0]
@@ -324,6 +326,7 @@ def run_capture(
     sampler_options: Mapping[str, Any] | None = None,
     labeler_options: Mapping[str, Any] | None = None,
     input_wav: Path | None = None,
+    sample_rate: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     trainer: Mapping[str, Any] | None = None,
@@ -344,6 +347,7 @@ def run_capture(
         "net_options": dict(net_options) if net_options else None,
         "sampler_options": dict(sampler_options) if sampler_options else None,
         "labeler_options": dict(labeler_options) if labeler_options else None,
+        "sample_rate": sample_rate,
     }
     if Capture.exists(directory):
         capture = Capture.open(directory)
@@ -359,6 +363,7 @@ def run_capture(
                 f"{directory} was started with other options: {'; '.join(conflicts)}",
                 "drop those options to resume it, or use a new directory",
             )
+        capture.check_labels(capture.labels())  # before anything is written: repair a damaged capture first
         if budget is not None and budget != capture.config.budget:
             if budget < len(capture.labelled_settings()):
                 raise PanamaError(
@@ -367,7 +372,11 @@ def run_capture(
                 )
             capture.update_config(budget=budget)
     else:
+        from panama.core.preflight import check_run_options
+
         run_preset = get_preset(preset or "quick")
+        check_run_options(sampler=sampler or "ensemble-disagreement", sampler_options=sampler_options or {},
+                          preset=preset or "quick", net=net, net_options=net_options or {})
         capture = Capture.create(
             directory,
             labeler=labeler or "sim",
@@ -382,6 +391,7 @@ def run_capture(
             seed=seed or 0,
             net=net or run_preset.net,
             net_options=dict(net_options or {}),
+            sample_rate=sample_rate,
         )
     with capture.lock():
         return Loop(capture, progress=progress, log=log, trainer=trainer).run()
@@ -404,7 +414,9 @@ def capture_status(directory: str | Path) -> dict[str, Any]:
         upcoming = "train the final model"
     else:
         upcoming = "done — `panama export` or `panama evaluate`"
-    return {
+    if not upcoming.startswith("done"):
+        upcoming += f" (`panama run {capture.root}`)"
+    info: dict[str, Any] = {
         "directory": str(capture.root),
         "labeler": capture.config.labeler,
         "sampler": capture.config.sampler,
@@ -413,5 +425,13 @@ def capture_status(directory: str | Path) -> dict[str, Any]:
         "rounds": finished_rounds(capture),
         "model": model.get("path") if model else None,
         "metrics": (model or {}).get("metrics", {}),
-        "next": upcoming + f" (`panama run {capture.root}`)" if not upcoming.startswith("done") else upcoming,
+        "next": upcoming,
     }
+    damaged = capture.damaged_labels()
+    if damaged:  # nothing else can go on until these are repaired
+        label, problem = damaged[0]
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        info["damaged"] = [f"{lab.index:04d}: {why}" for lab, why in damaged]
+        info["next"] = (f"repair label {label.index:04d} ({problem}){more}: restore the file from a backup, "
+                        f"or `{capture.repair_command(label)}`")
+    return info

@@ -49,7 +49,11 @@ class _Recording:
         return self.y
 
 
-def add_recording(directory: Path, recording: Path, setting_text: str, *, holdout: bool = False) -> Any:
+def add_recording(directory: Path, recording: Path, setting_text: str, *, holdout: bool = False,
+                  relabel: bool = False) -> Any:
+    """Import one take: checked (whole file, length = input + latency, not clipped …), aligned,
+    journalled. A setting that already has a label is refused unless ``relabel`` (the take then
+    replaces it); a label whose file is gone is replaced without asking."""
     from panama.core import audio
     from panama.core.capture import Capture
 
@@ -57,4 +61,15 @@ def add_recording(directory: Path, recording: Path, setting_text: str, *, holdou
     setting = capture.knob_space.parse_setting(setting_text)
     y, _ = audio.read_wav(recording, sample_rate=capture.sample_rate)
     with capture.lock():
-        return capture.label(_Recording(y), setting, relabel=True, origin=f"import:{recording.name}", holdout=holdout)
+        # As close as `panama suggest` prints settings (6 digits) counts as the same setting.
+        existing = capture.find_label(setting, holdout=holdout, tolerance=1e-6)
+        if existing is not None:
+            if not relabel and capture.label_problem(existing) is None:
+                raise PanamaError(
+                    f"{capture.knob_space.format_setting(setting)} is already labelled "
+                    f"({existing.path.relative_to(capture.root)})",
+                    "add --relabel to replace that label with this take, or check the --setting",
+                )
+            setting = existing.setting
+        return capture.label(_Recording(y), setting, relabel=True, origin=f"import:{recording.name}",
+                             holdout=holdout, check_length=True)

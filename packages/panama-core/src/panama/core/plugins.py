@@ -62,7 +62,7 @@ class Component:
             raise PanamaError(
                 f"{KIND_TITLES[self.kind]} {self.name!r} (from {self.distribution}) could not be "
                 f"imported: {exc}",
-                f"install what it needs, e.g. pip install '{self.distribution}[all]'",
+                _install_hint(self.distribution, getattr(exc, "name", None)),
             ) from exc
         except AttributeError as exc:
             raise PanamaError(
@@ -72,6 +72,35 @@ class Component:
             ) from exc
         self.target = obj
         return obj
+
+    def problem(self) -> str | None:
+        """Why a lazy target cannot be imported, found without importing it (so ``panama
+        plugins`` stays torch-free): its module, or a package above it, does not exist."""
+        if not isinstance(self.target, str):
+            return None
+        module_name = self.target.partition(":")[0]
+        try:
+            found = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError as exc:
+            return f"module {exc.name or module_name!r} is not installed"
+        except (ImportError, ValueError) as exc:
+            return f"cannot import {module_name!r}: {exc}"
+        return None if found is not None else f"module {module_name!r} is not installed"
+
+
+def _install_hint(distribution: str, missing: str | None) -> str:
+    """Name an extra only if the distribution has it (``[all]`` is not universal)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        extras = metadata(distribution).get_all("Provides-Extra") or []
+    except PackageNotFoundError:
+        extras = []
+    if "all" in extras:
+        return f"install what it needs: pip install '{distribution}[all]'"
+    if missing:
+        return f"install the missing module {missing!r} (e.g. pip install {missing.split('.')[0]}), or reinstall {distribution}"
+    return f"reinstall {distribution} (pip install --force-reinstall {distribution}) or uninstall it"
 
 
 @dataclass
@@ -96,13 +125,9 @@ class Registry:
             return
         key = (component.kind, component.name)
         self.clashes.setdefault(key, [existing]).append(component)
-        message = (
-            f"{KIND_TITLES[component.kind]} {component.name!r} is registered by both "
-            f"{_who(existing)} and {_who(component)}; keeping the first"
-        )
-        if strict():
-            raise PanamaError(message, "uninstall one of them")
-        _warn(message)
+        if not strict():  # strict mode refuses all clashes at once, at the end of discovery
+            _warn(f"{KIND_TITLES[component.kind]} {component.name!r} is registered by both "
+                  f"{_who(existing)} and {_who(component)}; keeping the first (uninstall one of them)")
 
     def get(self, kind: str, name: str) -> Component:
         title = KIND_TITLES[kind]
@@ -144,6 +169,10 @@ def panama_home() -> Path:
     return Path(os.environ.get("PANAMA_HOME") or Path.home() / ".panama").expanduser()
 
 
+# Set by the CLI's --debug: a broken plugin's warning then comes with its traceback.
+show_tracebacks = False
+
+
 def _allowed() -> set[str] | None:
     raw = os.environ.get("PANAMA_LOAD_PLUGINS")
     if raw is None:
@@ -162,11 +191,16 @@ class _Plugin:
 def _discover() -> list[_Plugin]:
     allowed = _allowed()
     plugins: list[_Plugin] = []
+    problems: list[_Plugin] = []  # what cannot be loaded at all: reported like a broken plugin
+    known, third_party = {"extensions"}, set()
     for ep in entry_points(group=GROUP):
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else "unknown distribution"
         version = dist.version if dist is not None else ""
         builtin = dist_name in BUILTIN_DISTRIBUTIONS
+        known |= {dist_name, ep.name}
+        if not builtin:
+            third_party.add(dist_name)
         if allowed is not None and not builtin and not ({dist_name, ep.name} & allowed):
             continue
         plugins.append(_Plugin(ep.name, dist_name, version, ep.load))
@@ -178,11 +212,37 @@ def _discover() -> list[_Plugin]:
         if (p.distribution, p.name) not in seen:
             seen.add((p.distribution, p.name))
             unique.append(p)
+    if allowed:
+        for name in sorted(allowed - known):
+            problems.append(_Plugin(name, "PANAMA_LOAD_PLUGINS", "", _missing_loader(name, sorted(third_party))))
     folder = panama_home() / "extensions"
-    if folder.is_dir() and (allowed is None or "extensions" in allowed):
-        for path in sorted(folder.glob("*.py")):
+    if allowed is None or "extensions" in allowed:
+        try:
+            # iterdir, not glob: glob silently skips a folder it may not read
+            scripts = sorted(p for p in folder.iterdir() if p.suffix == ".py") if folder.is_dir() else []
+        except OSError as exc:
+            scripts = []
+            problems.append(_Plugin("extensions", f"folder {folder}", "", _unreadable_loader(folder, exc)))
+        for path in scripts:
             unique.append(_Plugin(f"extensions/{path.name}", f"extension {path}", "", _file_loader(path)))
-    return unique
+    return unique + problems
+
+
+def _missing_loader(name: str, installed: list[str]) -> Callable[[], ModuleType]:
+    def load() -> ModuleType:
+        raise LookupError(f"PANAMA_LOAD_PLUGINS names {name!r}, which is not an installed plugin "
+                          f"(installed: {', '.join(installed) or 'none besides the built-ins'}; "
+                          "'extensions' means $PANAMA_HOME/extensions)")
+
+    return load
+
+
+def _unreadable_loader(folder: Path, exc: OSError) -> Callable[[], ModuleType]:
+    def load() -> ModuleType:
+        raise PermissionError(f"cannot read the extensions folder {folder} ({exc.strerror}); fix its "
+                              "permissions or set PANAMA_HOME to another folder")
+
+    return load
 
 
 def _file_loader(path: Path) -> Callable[[], ModuleType]:
@@ -208,18 +268,45 @@ def _file_loader(path: Path) -> Callable[[], ModuleType]:
 
 
 def _broken(registry: Registry, plugin: _Plugin, exc: BaseException, doing: str) -> None:
-    message = f"{type(exc).__name__}: {exc}"
+    """Record a plugin that failed; warn now, or (strict) fail once discovery has seen them all."""
+    message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (LookupError, PermissionError)) else str(exc)
     registry.problems.append(Problem(plugin.name, plugin.distribution, message))
+    registry._errors.append(exc)  # type: ignore[attr-defined]
+    if show_tracebacks:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     if strict():
-        raise exc
+        return
+    if plugin.distribution in ("PANAMA_LOAD_PLUGINS",) or plugin.name == "extensions":
+        _warn(message)
+        return
     _warn(
         f"plugin {plugin.name!r} ({plugin.distribution}) failed while {doing} and is skipped: "
-        f"{message} (PANAMA_STRICT_PLUGINS=1 shows the traceback)"
+        f"{message} (--debug shows the traceback; PANAMA_STRICT_PLUGINS=1 makes this an error)"
     )
+
+
+def _refuse_if_strict(registry: Registry) -> None:
+    """Strict mode: one error naming every broken plugin and every clash (not just the first)."""
+    if not strict():
+        return
+    parts = [f"{p.plugin!r} ({p.distribution}): {p.message}" for p in registry.problems]
+    parts += [f"{KIND_TITLES[kind]} {name!r} is registered by both {' and '.join(_who(c) for c in rivals)}"
+              for (kind, name), rivals in registry.clashes.items()]
+    if not parts:
+        return
+    errors = registry._errors  # type: ignore[attr-defined]
+    raise PanamaError(
+        f"PANAMA_STRICT_PLUGINS=1 and {len(parts)} plugin problem(s): " + "; ".join(parts),
+        "fix or uninstall those plugins (pip uninstall NAME), or unset PANAMA_STRICT_PLUGINS to skip them "
+        "with a warning; --debug shows the tracebacks",
+    ) from (errors[0] if errors else None)
 
 
 def build_registry() -> Registry:
     registry = Registry()
+    registry._errors = []  # type: ignore[attr-defined]
     pm = pluggy.PluginManager("panama")
     pm.add_hookspecs(hookspecs)
     registry.plugin_manager = pm
@@ -246,6 +333,7 @@ def build_registry() -> Registry:
             except Exception as exc:
                 _broken(registry, plugin, exc, f"registering {KIND_TITLES[kind]}s")
     registry._owners = owners  # type: ignore[attr-defined]
+    _refuse_if_strict(registry)
     return registry
 
 

@@ -8,7 +8,6 @@ import base64
 import datetime as _dt
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from panama.core.errors import PanamaError
+from panama.core.fsutil import atomic_path
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig
 from panama.models import loudness
@@ -35,15 +35,8 @@ NAM_USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model",
 
 def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -32,6 +32,7 @@ def init(
     sampler: Annotated[str | None, typer.Option(help="Sampler for `panama run` (default ensemble-disagreement).")] = None,
     labeler_options: Annotated[str | None, typer.Option("--labeler-options", help="Options for the label source: key=value,...")] = None,
     meta: Annotated[str | None, typer.Option("--meta", help="What is captured, for every .nam: gear_make=Marshall,gear_model=JCM800,gear_type=amp,tone_type=crunch,modeled_by=…,input_level_dbu=…")] = None,
+    sample_rate: Annotated[int | None, typer.Option("--sample-rate", min=8000, help="Capture at this rate (default 48000; an --input at another rate is refused unless this names it).")] = None,
 ) -> None:
     """Create a capture folder: capture.json, input.wav (+ input.json) and the empty stores."""
     from panama.core.capture import Capture
@@ -47,7 +48,8 @@ def init(
         get_registry().get("sampler", sampler)  # unknown sampler → clear error, before writing
         extra["sampler"] = sampler
     capture = Capture.create(directory, labeler=labeler, input_wav=input_wav, preset=preset, seed=seed,
-                             channel=channel, budget=budget, labeler_options=_options(labeler_options), **extra)
+                             channel=channel, budget=budget, labeler_options=_options(labeler_options),
+                             sample_rate=sample_rate, **extra)
     x = capture.read_input()
     out.print(
         f"created capture {directory}: labeler {labeler}, knobs {', '.join(capture.knob_space.names)}; "
@@ -59,7 +61,7 @@ def init(
 def label(
     directory: Annotated[Path, typer.Argument(help="The capture folder.")],
     setting: Annotated[str, typer.Option("--setting", help="Knob values, e.g. gain=0.7,bass=0.2 (others: defaults).")],
-    relabel: Annotated[bool, typer.Option("--relabel", help="Label again even if this setting is already labelled.")] = False,
+    relabel: Annotated[bool, typer.Option("--relabel", help="Record this setting again; the new recording replaces its label.")] = False,
     holdout: Annotated[bool, typer.Option("--holdout", help="Keep this recording for `panama evaluate` only; training never sees it.")] = False,
 ) -> None:
     """Label one knob setting through the capture's label source."""
@@ -80,7 +82,9 @@ def label(
         warning_line(line)
     measured = "" if result.measured_latency is None else f"; measured from the blips: {result.measured_latency}"
     kept = " for evaluation only (held out)" if holdout else ""
-    out.print(f"labelled {result.path.relative_to(capture.root)} {text}{kept} (latency {result.latency} samples{measured})")
+    replaced = f", replacing {existing.path.relative_to(capture.root)}" if existing is not None else ""
+    out.print(f"labelled {result.path.relative_to(capture.root)} {text}{kept} (latency {result.latency} samples{measured}"
+              f"{replaced})")
 
 
 def import_dataset(
@@ -97,10 +101,12 @@ def import_dataset(
 
     existing = Capture.open(directory) if (directory / CAPTURE_FILE).exists() else None
     notes: list[str] = []
-    input_path, _, _, space, planned = plan_import(dataset, existing, channel=channel, ranges=parse_knob_ranges(knob), notes=notes)
+    input_path, _, rate, space, planned = plan_import(dataset, existing, channel=channel, ranges=parse_knob_ranges(knob), notes=notes)
     for note in notes:
         warning_line(note)
-    capture = existing or Capture.create(directory, labeler=labeler, knob_space=space, input_wav=input_path, channel=channel)
+    # A dataset states its own rate (every file was checked against it): keep it.
+    capture = existing or Capture.create(directory, labeler=labeler, knob_space=space, input_wav=input_path,
+                                         channel=channel, sample_rate=rate)
     imported = skipped = 0
     with capture.lock():
         done = {e.get("imported_from") for e in capture.events() if e.get("event") == "labelled"}
@@ -127,7 +133,8 @@ def export_dataset(
     target = output or capture.exports_dir / "knob_dataset.json"
     if not target.parent.exists():
         raise PanamaError(f"folder {target.parent} does not exist", "create it first or choose another path")
-    export(capture, target)
+    with capture.lock():
+        export(capture, target)
     out.print(f"wrote {target} ({len(capture.labels())} entries)")
 
 

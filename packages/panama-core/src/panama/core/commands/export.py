@@ -5,6 +5,7 @@ expect at its setting."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,8 +110,9 @@ def export(
         expected = ExpectedError(capture, model)
 
     if pack:
-        _export_pack(_home(source, capture), model, gear, title, expected, grid=grid, settings_file=settings_file,
-                     nam_version=nam_version or "0.5", output=output, progress=progress, loudness_input=loudness_input)
+        _locked(capture, lambda: _export_pack(
+            _home(source, capture), model, gear, title, expected, grid=grid, settings_file=settings_file,
+            nam_version=nam_version or "0.5", output=output, progress=progress, loudness_input=loudness_input))
         return
 
     parsed = model.knob_space.parse_setting(setting) if setting else None
@@ -123,8 +125,18 @@ def export(
     if expected is not None:
         options["validation_esr"] = expected.at(model.knob_space.validate_setting(parsed or {}))
     path = output or _default_output(source, capture, format, exporter.suffix, text)
-    written = exporter.export(model, path, parsed, **options)
+    if not path.parent.is_dir():
+        raise PanamaError(f"folder {path.parent} does not exist", "create it first or choose another --output")
+    written = _locked(capture, lambda: exporter.export(model, path, parsed, **options))
     out.print(f"[green]exported[/green] {format} → {written}")
+
+
+def _locked(capture: Any, write: Callable[[], Any]) -> Any:
+    """Write under the capture's lock when exporting from a capture (a writer like any other)."""
+    if capture is None:
+        return write()
+    with capture.lock():
+        return write()
 
 
 def _export_pack(home: tuple[Path, str], model: Any, gear: Any, title: str, expected: Any, *, grid: str | None,

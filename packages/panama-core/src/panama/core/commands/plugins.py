@@ -19,6 +19,8 @@ def plugins(
     registry = get_registry()
     wanted = {v: k for k, v in KIND_TITLES.items()}.get(kind, kind) if kind else None
     rows = [c for c in registry.all() if wanted is None or c.kind == wanted]
+    # A lazy target whose module is gone must not look healthy (checked without importing it).
+    broken = {(c.kind, c.name): problem for c in rows if (problem := c.problem()) is not None}
     if as_json:
         payload = {
             "components": [
@@ -28,6 +30,7 @@ def plugins(
                     "summary": c.summary,
                     "distribution": c.distribution,
                     "version": c.version,
+                    **({"problem": broken[(c.kind, c.name)]} if (c.kind, c.name) in broken else {}),
                 }
                 for c in rows
             ],
@@ -43,8 +46,12 @@ def plugins(
     for c in rows:
         table.add_row(KIND_TITLES[c.kind], c.name, c.summary, c.distribution, c.version)
     out.print(table)
-    for problem in registry.problems:
-        out.print(f"[red]broken:[/red] {problem.plugin} ({problem.distribution}): {problem.message}")
+    for failed in registry.problems:
+        out.print(f"[red]broken:[/red] {failed.plugin} ({failed.distribution}): {failed.message}")
+    for c in rows:
+        if (c.kind, c.name) in broken:
+            out.print(f"[red]broken:[/red] {KIND_TITLES[c.kind]} {c.name!r} ({c.distribution}): "
+                      f"{broken[(c.kind, c.name)]}; using it fails — reinstall {c.distribution}")
 
 
 def register(app: typer.Typer) -> None:

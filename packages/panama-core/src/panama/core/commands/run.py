@@ -27,6 +27,7 @@ def run(
     input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp WAV instead of the generated signal.")] = None,
     trainer: Annotated[list[str] | None, typer.Option("--trainer", help="Lightning Trainer setting name=value, repeatable "
                                                       "(accelerator=gpu, precision=bf16-mixed; one device: the loop trains in-process).")] = None,
+    sample_rate: Annotated[int | None, typer.Option("--sample-rate", min=8000, help="Capture at this rate (default 48000; an --input at another rate is refused unless this names it).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Capture a device end to end: choose settings, label them, train, repeat, export."""
@@ -47,6 +48,7 @@ def run(
         sampler_options=_options(sampler_option, parse_assignments),
         labeler_options=_options(labeler_option, parse_assignments),
         input_wav=input_wav,
+        sample_rate=sample_rate,
         progress=not quiet,
         log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
         trainer=parse_trainer_options(trainer),
@@ -64,12 +66,10 @@ def run(
 
 
 def _options(items: list[str] | None, parse) -> dict[str, str] | None:
+    """Repeated ``name=value`` options, merged; a name given twice is refused, not overwritten."""
     if not items:
         return None
-    merged: dict[str, str] = {}
-    for item in items:
-        merged.update(parse(item, what="option"))
-    return merged
+    return parse(",".join(items), what="option")
 
 
 def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -88,6 +88,8 @@ def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = Fa
     for key, value in info.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(map(str, value))
         table.add_row(key.replace("_", " "), str(value))
     out.print(table)
 
@@ -127,11 +129,15 @@ def add(
     recording: Annotated[Path, typer.Argument(help="WAV recorded from the device with the capture's input.wav.")],
     setting: Annotated[str, typer.Option(help="The knob setting it was recorded at, e.g. gain=7,bass=3.")],
     holdout: Annotated[bool, typer.Option("--holdout", help="Keep it for `panama evaluate` only; training never sees it.")] = False,
+    relabel: Annotated[bool, typer.Option("--relabel", help="Replace the label this setting already has with this take.")] = False,
 ) -> None:
     """Import a recording made elsewhere (checked, aligned, journalled)."""
+    from panama.core.console import warning_line
     from panama.core.offline import add_recording
 
-    label = add_recording(directory, recording, setting, holdout=holdout)
+    label = add_recording(directory, recording, setting, holdout=holdout, relabel=relabel)
+    for line in label.warnings:
+        warning_line(line)
     out.print(f"added label {label.index:04d} at {label.path}")
 
 

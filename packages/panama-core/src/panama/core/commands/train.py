@@ -117,12 +117,16 @@ def train(
         raise PanamaError("\n".join(format_validation_error(exc)), "fix the option") from None
     if trainer_settings:
         recipe = recipe.model_copy(update={"trainer": {**recipe.trainer, **trainer_settings}})
-    data = capture.dataset()
-    models = capture.models_dir
-    models.mkdir(parents=True, exist_ok=True)
-    model = fit(data, net=final.net, net_options=final.net_options, recipe=recipe, knob_space=capture.knob_space,
-                progress=progress, checkpoint_path=models / "model.pt")
-    _summary(model, record_model(capture, model, recipe))
+    # The writer lock for the whole fit: a `panama run` adding labels meanwhile would otherwise
+    # be followed by a model.pt trained on fewer labels than its journal line claims.
+    with capture.lock():
+        data = capture.dataset()
+        models = capture.models_dir
+        models.mkdir(parents=True, exist_ok=True)
+        model = fit(data, net=final.net, net_options=final.net_options, recipe=recipe, knob_space=capture.knob_space,
+                    progress=progress, checkpoint_path=models / "model.pt")
+        where = record_model(capture, model, recipe)
+    _summary(model, where)
 
 
 def parse_trainer_options(items: list[str] | None) -> dict[str, Any]:

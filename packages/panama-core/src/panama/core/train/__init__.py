@@ -101,6 +101,7 @@ def fit_ensemble(
     init_from: TrainedEnsemble | None = None,
     warm_start: WarmStart | dict[str, Any] | None = None,
     bootstrap: bool = False,
+    checkpoint_path: str | Path | None = None,
 ) -> TrainedEnsemble:
     """Train ``members`` nets as one vectorised module, each with its own seed and shuffling.
 
@@ -112,6 +113,10 @@ def fit_ensemble(
     recipe. ``bootstrap``: each member trains on its own draw with replacement of the training
     settings. Both are recorded in the metrics (``warm_start``, ``bootstrap``: the training
     settings' indices each member drew).
+
+    ``checkpoint_path``: the fit saves its state there every ``recipe.checkpoint_seconds``, and a
+    killed fit of the same data, recipe, members and warm start resumes from it
+    (``metrics["resumed_from_step"]``); the file is removed once the fit is done.
     """
     from panama.core.errors import PanamaError
     from panama.core.train import engine, warm
@@ -136,10 +141,21 @@ def fit_ensemble(
     pools = warm.bootstrap_pools(train.num_settings, seeds) if bootstrap else None
     if pools is not None:
         extra["bootstrap"] = [[int(i) for i in pool] for pool in pools]
+    callbacks: list[Any] = []
+    resume, resumed_from = None, 0
+    if checkpoint_path is not None:
+        from panama.core.train import checkpoint
+
+        key = checkpoint.fingerprint(train, recipe, members, net, options, seeds, extra)
+        resume, resumed_from = checkpoint.resume_path(Path(checkpoint_path), key)
+        callbacks.append(checkpoint.PeriodicCheckpoint(Path(checkpoint_path), key, recipe.checkpoint_seconds))
     metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress,
-                                    pools=pools)
+                                    pools=pools, callbacks=callbacks, resume_from=resume)
     metrics.update(extra)
     metrics["val_held_out"] = bool(held and held_out is not train)
     metrics["val_esr_pooled"] = _pooled_esr(metrics["val_mse"], float(metrics.get("val_energy") or 0.0))
+    if checkpoint_path is not None:
+        metrics["resumed_from_step"] = resumed_from
+        checkpoint.remove(Path(checkpoint_path))
     module.eval().requires_grad_(False)
     return TrainedEnsemble(module, members, space, train.sample_rate, net, options, seeds, metrics, history)

@@ -250,7 +250,8 @@ class Validator(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self.started = time.perf_counter()
         if not self.history or self.history[-1]["step"] != trainer.global_step:  # a resumed run has its record
-            self.record(trainer, module, trainer.global_step)  # type: ignore[arg-type]
+            # no self.log() in on_train_start (Lightning forbids it); a resumed run starts at its step
+            self.record(trainer, module, trainer.global_step, log=False)  # type: ignore[arg-type]
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in Lightning checkpoints, so a run resumed from ``ckpt_path`` keeps its record."""
@@ -329,6 +330,7 @@ def train(
     resume_from: str | Path | None = None,
     lightning_checkpoint: str | Path | None = None,
     pools: list[np.ndarray] | None = None,
+    callbacks: list[Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train ``net`` in place (best weights restored); returns ``(metrics, history)``.
 
@@ -336,7 +338,8 @@ def train(
     optimiser, schedule, step and validation record continue from it. ``lightning_checkpoint``
     is where the run's own (last) checkpoint goes. In a data-parallel run the extra processes
     exit here once training is done; only rank 0 returns (and writes files). ``pools``: per
-    member, the setting indices it trains on (see :class:`SegmentStream`).
+    member, the setting indices it trains on (see :class:`SegmentStream`). ``callbacks`` join
+    the engine's own (e.g. ``panama.core.train.checkpoint.PeriodicCheckpoint``).
     """
     if recipe.num_threads:
         torch.set_num_threads(recipe.num_threads)
@@ -358,7 +361,7 @@ def train(
     torch.manual_seed(seeds[0])
     module = TrainModule(net, recipe)
     try:
-        kwargs = _trainer_kwargs(recipe, [validator], progress, steps_per_epoch)
+        kwargs = _trainer_kwargs(recipe, [validator, *(callbacks or [])], progress, steps_per_epoch)
         if resume_from is not None and recipe.epochs is None:
             kwargs["max_epochs"] = -1  # the checkpoint's epoch count may pass the display bound: steps decide
         trainer = pl.Trainer(**kwargs)

@@ -9,8 +9,6 @@ reads it). A ``TrainedEnsemble`` is M members stacked in one module (``Ensemble`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,15 +45,10 @@ def build_net(name: str, options: dict[str, Any], *, members: int = 1, seeds: li
 def _atomic_torch_save(payload: dict[str, Any], path: Path) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    from panama.core.fsutil import atomic_path
+
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @dataclass

@@ -38,6 +38,9 @@ class Recipe(BaseModel):
     val_every: int = Field(default=100, ge=1, description="validate every N steps")
     val_seconds: float | None = Field(default=None, gt=0, description="cap on validation audio")
     num_threads: int | None = Field(default=None, ge=1)
+    checkpoint_seconds: float = Field(
+        default=10.0, ge=0, description="save a resumable checkpoint of an ensemble fit this often (0: every step)"
+    )
     trainer: dict[str, Any] = Field(default_factory=dict)
     # NAM model.json's optimiser/schedule/loss options (see panama.core.train.optim)
     optimizer: dict[str, Any] = Field(default_factory=dict, description="more Adam options: betas, eps, weight_decay, amsgrad")
