@@ -34,7 +34,9 @@ def fold_lstm(net: LSTM, knobs: torch.Tensor) -> tuple[dict[str, Any], list[floa
     parts: list[torch.Tensor] = []
     for i in range(layers):
         w_ih = getattr(core, f"weight_ih_l{i}")
-        bias = getattr(core, f"bias_ih_l{i}") + getattr(core, f"bias_hh_l{i}")
+        # a bias-free torch LSTM (NAM config `bias: false`) is NAM's LSTM with a zero bias
+        bias = (getattr(core, f"bias_ih_l{i}") + getattr(core, f"bias_hh_l{i}") if core.bias
+                else torch.zeros(4 * hidden, dtype=w_ih.dtype))
         if i == 0:
             bias = bias + w_ih[:, 1:] @ knobs  # the knob inputs are constant: fold them
             w_ih = w_ih[:, :1]
