@@ -200,4 +200,5 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     bench.write_section(results, first.replace("old", "new"))
     text = results.read_text()
     assert text.count(bench.MARK_START) == 1 and "new" in text and "old" not in text and "keep me" in text
-    assert bench.SIZES["full"]["seeds"] == 3 and bench.SAMPLERS == ["random", "lhs-corners", "ensemble-disagreement"]
+    assert bench.SIZES["full"]["seeds"] == 3
+    assert bench.SAMPLERS == ["random", "lhs-corners", "ensemble-disagreement", "ensemble-diverse"]
