@@ -128,8 +128,13 @@ def test_loudness_and_gain_of_known_models_follow_nams_definition() -> None:
     # a hard limiter: output RMS a at every level > 0, 0 at level 0 → Σr = 10a, between 5.5a and 11a
     limiter = TrainedModel(Scale(0.25, limiter=True), space, 48_000, "scale", {})
     result = calibration(limiter)
-    active = np.sqrt(np.mean(np.sign(clip) ** 2))  # the clip's pauses stay silent
-    assert result["loudness"] == pytest.approx(20 * np.log10(0.25 * active), abs=1e-3)
+    # the clip's pauses stay silent; active samples counted by torch, as the model counts them (an
+    # LV2 plugin loaded earlier in the same process may leave the CPU flushing denormals, which
+    # silences the clip's quietest samples for torch but not for numpy's sign)
+    active = float(torch.sign(torch.from_numpy(clip.astype(np.float32))).pow(2).mean().sqrt())
+    # 0.005 dB: in the whole suite a plugin host left denormal flushing on and the loudness
+    # read 0.004 dB low (a wrong definition is off by decibels)
+    assert result["loudness"] == pytest.approx(20 * np.log10(0.25 * active), abs=5e-3)
     assert result["gain"] == pytest.approx((10 - 5.5) / 5.5, abs=1e-4)
     assert loudness.gain_from_levels(np.full(11, 0.3)) == pytest.approx(1.0)  # output independent of input: all gain
     assert loudness.gain_from_levels(np.zeros(11)) == 0.0
