@@ -214,12 +214,10 @@ def section(results: dict[str, dict[str, Any]], threads: int, note: str) -> str:
 
 
 def write_results(text: str, path: Path) -> None:
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if MARK_START in old:
-        new = re.sub(re.escape(MARK_START) + r".*?" + re.escape(MARK_END) + r"\n?", lambda _: text, old, flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
+    sys.path.insert(0, str(HERE))
+    from results_md import replace_section
+
+    replace_section(path, text, MARK_START, MARK_END)
 
 
 def main(argv: list[str] | None = None) -> int:

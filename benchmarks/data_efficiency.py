@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -149,12 +148,10 @@ def _preset_text() -> str:
 
 def write_section(path: Path, text: str) -> None:
     """Replace this benchmark's section in ``path`` (or append it), keeping everything else."""
-    from panama.core.files import write_text_atomic
+    sys.path.insert(0, str(HERE))
+    from results_md import replace_section
 
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(MARK_START) + r".*?" + re.escape(MARK_END) + r"\n?", re.S)
-    new = pattern.sub(lambda m: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    write_text_atomic(path, new)
+    replace_section(path, text, MARK_START, MARK_END)
 
 
 def main(argv: list[str] | None = None) -> int:
