@@ -58,3 +58,23 @@ def test_panama_train_dir_retrains_the_runs_own_net_and_recipe(tmp_path, capsys)
     assert run(["train", str(root), "--steps", "5", "--preset", "feather", "--no-progress"]) == 0
     curves = json.loads((root / "models" / "curves.json").read_text())
     assert curves["metrics"]["steps"] == 5 and curves["net_options"]["preset"] == "feather"
+
+
+def test_panama_train_continue_starts_from_the_captures_model(tmp_path, capsys) -> None:
+    """`panama train DIR --continue` refines the capture's current model: the new fit's first
+    validation is the old model's best one, and a net that does not match is refused unchanged."""
+    root = tmp_path / "amp"
+    capture = capture_mod.Capture.create(root, labeler="sim", preset="tiny", run_preset="tiny")
+    amp = sim.SimAmp()
+    for gain in (0.2, 0.5, 0.8):
+        capture.label(amp, {"gain": gain})
+    assert run(["train", str(root), "--steps", "8", "--no-progress"]) == 0, capsys.readouterr().err
+    before = json.loads((root / "models" / "curves.json").read_text())["metrics"]
+    assert run(["train", str(root), "--steps", "8", "--continue", "--no-progress"]) == 0
+    after = json.loads((root / "models" / "curves.json").read_text())["metrics"]
+    assert after["initial_val_mse"] == pytest.approx(before["val_mse"], rel=1e-6)
+    assert after["val_mse"] <= before["val_mse"] and "init_from" in after
+    model_bytes = (root / "models" / "model.pt").read_bytes()
+    assert run(["train", str(root), "--preset", "feather", "--continue", "--no-progress"]) == 2
+    assert "cannot start from the existing model" in capsys.readouterr().err
+    assert (root / "models" / "model.pt").read_bytes() == model_bytes

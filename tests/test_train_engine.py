@@ -127,3 +127,44 @@ def test_bad_inputs_are_panama_errors() -> None:
 def test_importing_the_engine_api_imports_no_torch() -> None:
     code = "import sys, panama.core, panama.core.train, panama.core.cli; panama.core.cli.build_app(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_a_warm_started_fit_starts_from_the_given_weights() -> None:
+    """``init_from``: the first validation of the new fit is the given model's own best one."""
+    data = toy_data(settings=3, seconds=0.2)
+    recipe = Recipe(steps=6, batch_size=2, segment_length=512, val_every=3, val_fraction=0.0, val_seconds=0.05)
+    first = fit(data, net_options={"preset": "nano"}, recipe=recipe, progress=False)
+    later = fit(data, net_options={"preset": "nano"}, recipe=recipe.model_copy(update={"seed": 7}), progress=False,
+                init_from=first)
+    fresh = fit(data, net_options={"preset": "nano"}, recipe=recipe.model_copy(update={"seed": 7}), progress=False)
+    assert later.metrics["initial_val_mse"] == pytest.approx(first.metrics["val_mse"], rel=1e-6)
+    assert fresh.metrics["initial_val_mse"] != pytest.approx(first.metrics["val_mse"], rel=1e-3)
+    assert later.metrics["init_from"] == first.fingerprint()
+    assert later.metrics["val_mse"] <= first.metrics["val_mse"]  # best weights: never worse than the start
+
+
+def test_a_warm_start_from_another_net_is_refused() -> None:
+    data = toy_data(settings=3, seconds=0.2)
+    first = fit(data, net_options={"preset": "nano"}, recipe=QUICK, progress=False)
+    with pytest.raises(PanamaError, match="cannot start from the existing model"):
+        fit(data, net_options={"preset": "feather"}, recipe=QUICK, progress=False, init_from=first)
+
+
+def test_level_weight_moves_the_loss_from_mse_to_per_setting_esr() -> None:
+    """``level_weight`` p weighs a setting's squared error by energy**-p: 0 is MSE, 1 the ESR loss."""
+    from panama.core.train.engine import _loss_fn
+
+    torch.manual_seed(0)
+    target = torch.randn(3, 2, 64) * torch.tensor([1.0, 0.1, 0.01]).view(3, 1, 1)  # a loud, a quiet, a near-silent setting
+    pred = target + 0.01 * torch.randn(3, 2, 64)
+    inv_energy = 1.0 / target.pow(2).mean(dim=2)
+    mse = _loss_fn(Recipe(loss="mse"))(pred, target, inv_energy)
+    esr = _loss_fn(Recipe(loss="esr"))(pred, target, inv_energy)
+    torch.testing.assert_close(_loss_fn(Recipe(level_weight=0.0))(pred, target, inv_energy), mse)
+    torch.testing.assert_close(_loss_fn(Recipe(level_weight=1.0))(pred, target, inv_energy), esr)
+    half = _loss_fn(Recipe(level_weight=0.5))(pred, target, inv_energy)
+    expected = ((pred - target).pow(2).mean(dim=2) * inv_energy.sqrt()).mean(dim=0)
+    torch.testing.assert_close(half, expected)
+    # the near-silent setting's share of the loss grows with the weight
+    share = lambda p: (((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p))[2] / ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p)).sum(0))  # noqa: E731
+    assert torch.all(share(0.0) < share(0.5)) and torch.all(share(0.5) < share(1.0))

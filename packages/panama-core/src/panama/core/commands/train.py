@@ -54,6 +54,8 @@ def train(
     no_show: Annotated[bool, typer.Option("--no-show", "-ns", help="NAM's flag; PANAMA never opens plot windows (it writes PNGs).")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", "-np", help="Don't write OUTDIR/comparison.png (config mode).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    resume: Annotated[bool, typer.Option("--continue", help="Capture mode: start from the capture's current model "
+                                         "(same net and preset) instead of from scratch, e.g. to train a quick capture longer.")] = False,
 ) -> None:
     """Train a parametric model on a capture, or from NAM-style JSON configs (or a knob dataset JSON)."""
     from pydantic import ValidationError
@@ -69,8 +71,9 @@ def train(
         from panama.core.console import warning_line
         from panama.core.train.nam_config import load_plan
 
-        if net is not None or preset is not None:
-            raise PanamaError("--net/--preset apply to a capture directory", "set the net in model.json")
+        if net is not None or preset is not None or resume:
+            raise PanamaError("--net/--preset/--continue apply to a capture directory",
+                              "set the net in model.json; resume a config run with trainer_fit_kwargs.ckpt_path")
         plan = load_plan(*paths[:3], knob_ranges=parse_knob_ranges(knob))
         for note in plan.notes:
             warning_line(note)
@@ -120,11 +123,16 @@ def train(
     # The writer lock for the whole fit: a `panama run` adding labels meanwhile would otherwise
     # be followed by a model.pt trained on fewer labels than its journal line claims.
     with capture.lock():
+        start = None
+        if resume:
+            from panama.core.train.records import load_final_model
+
+            start = load_final_model(capture)
         data = capture.dataset()
         models = capture.models_dir
         models.mkdir(parents=True, exist_ok=True)
         model = fit(data, net=final.net, net_options=final.net_options, recipe=recipe, knob_space=capture.knob_space,
-                    progress=progress, checkpoint_path=models / "model.pt")
+                    progress=progress, checkpoint_path=models / "model.pt", init_from=start)
         where = record_model(capture, model, recipe)
     _summary(model, where)
 

@@ -48,6 +48,19 @@ def _pooled_esr(val_mse: Any, energy: float) -> list[float | None]:
     return [float(v) / energy if energy > 0 else None for v in values]  # None: silent validation audio
 
 
+def _load_weights(module: Any, source: TrainedModel, net: str, options: dict[str, Any]) -> None:
+    """Copy ``source``'s weights into ``module`` (a fresh net of ``net``/``options``)."""
+    from panama.core.errors import PanamaError
+
+    theirs = {**source.net_options, "num_knobs": options.get("num_knobs", source.net_options.get("num_knobs"))}
+    if source.net_name != net or theirs != options:
+        raise PanamaError(
+            f"cannot start from the existing model: it is a {source.net_name!r} net with {source.net_options}, "
+            f"this training a {net!r} net with {options}",
+            "train from scratch (leave out --continue), or keep the model's net and preset")
+    module.load_state_dict(source.net.state_dict())
+
+
 def fit(
     data: Any,
     *,
@@ -60,12 +73,16 @@ def fit(
     checkpoint_path: str | Path | None = None,
     resume_from: str | Path | None = None,
     lightning_checkpoint: str | Path | None = None,
+    init_from: TrainedModel | None = None,
 ) -> TrainedModel:
     """Train one net; validation on ``val`` or on ``recipe.val_fraction`` held-out settings.
 
     The returned model carries the best weights seen (by ``recipe.val_loss``, MSE by default);
     with ``checkpoint_path`` each new best is also written there at once (atomically).
     ``resume_from`` continues from a Lightning checkpoint that ``lightning_checkpoint`` wrote.
+    ``init_from``: a trained model of the same net and options whose weights the fit starts
+    from (a fresh optimiser and schedule), so more training refines a model instead of
+    re-learning it; recorded as ``metrics["init_from"]`` (the model's fingerprint).
     """
     from panama.core.train import engine
 
@@ -74,6 +91,8 @@ def fit(
     options = _net_options(net_options, train.num_knobs)
     seeds = engine.member_seeds(recipe.seed, 1)
     module = build_net(net, options, seeds=seeds)
+    if init_from is not None:
+        _load_weights(module, init_from, net, options)
 
     def save_best(current: Any, entry: dict[str, Any]) -> None:
         if checkpoint_path is not None:
@@ -81,6 +100,8 @@ def fit(
 
     metrics, history = engine.train(module, train, held_out, recipe, members=1, seeds=seeds, progress=progress, on_best=save_best,
                                     resume_from=resume_from, lightning_checkpoint=lightning_checkpoint)
+    if init_from is not None:
+        metrics["init_from"] = init_from.fingerprint()
     model = TrainedModel(module, space, train.sample_rate, net, options, metrics, history)
     if checkpoint_path is not None:
         model.save(checkpoint_path)

@@ -118,7 +118,11 @@ def _loss_fn(recipe: Recipe) -> LossFn:
     error and pooled energy would weigh settings by loudness exactly as MSE does.
     """
 
+    power = recipe.level_weight
+
     def mse(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
+        if power:  # between MSE and per-setting ESR: quiet settings count more, not all
+            return ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(power)).mean(dim=0)
         return (pred - target).pow(2).mean(dim=(0, 2))
 
     def esr(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:

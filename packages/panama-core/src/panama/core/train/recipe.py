@@ -31,6 +31,10 @@ class Recipe(BaseModel):
     lr_final_fraction: float = Field(default=0.02, ge=0, le=1, description="cosine: the last step's share of lr")
     grad_clip: float | None = Field(default=None, gt=0, description="clip the gradient norm (per ensemble, summed)")
     loss: Literal["mse", "esr", "mrstft"] = "mse"
+    level_weight: float = Field(
+        default=0.0, ge=0, le=1,
+        description="mse: weigh each setting's error by its output energy to the power -level_weight "
+                    "(0: plain MSE, loud settings rule; 1: per-setting ESR, quiet settings rule)")
     mrstft_weight: float = Field(default=2e-4, ge=0)
     pre_emphasis: float = Field(default=0.85, ge=0, lt=1)
     seed: int = 0
