@@ -43,12 +43,19 @@ CONDITIONING = ["bias", "film"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [*CONDITIONING, "lstm"])
+@pytest.mark.parametrize("kind", [*CONDITIONING, "quick", "lstm"])
 @pytest.mark.parametrize(("layout", "release"), [("0.5", "0.12.3"), ("0.7", "0.13.0")])
 def test_nam_snapshot_loads_in_nams_own_loader(tmp_path, layout: str, release: str, kind: str) -> None:
     """Every conditioning kind folds into a plain NAM WaveNet, and an LSTM into NAM's LSTM, that
-    NAM's own loader runs."""
-    m = model("lstm", hidden_size=6, num_layers=2, warmup=300) if kind == "lstm" else model(conditioning=kind)
+    NAM's own loader runs; "quick" is the quick preset's net (FiLM, 32 knob units, dilations to 256)."""
+    if kind == "lstm":
+        m = model("lstm", hidden_size=6, num_layers=2, warmup=300)
+    elif kind == "quick":
+        from panama.core.presets import get_preset
+
+        m = model(**get_preset("quick").net_options)
+    else:
+        m = model(conditioning=kind)
     net = "lstm" if kind == "lstm" else "wavenet"
     rng = np.random.default_rng(int(float(layout) * 10))
     setting = SPACE.from_unit(rng.random(3))
