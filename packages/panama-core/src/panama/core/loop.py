@@ -375,7 +375,8 @@ def run_capture(
         from panama.core.preflight import check_run_options
 
         run_preset = get_preset(preset or "quick")
-        check_run_options(sampler=sampler or "ensemble-disagreement", sampler_options=sampler_options or {},
+        sampler = sampler or run_preset.sampler
+        check_run_options(sampler=sampler, sampler_options=sampler_options or {},
                           preset=preset or "quick", net=net, net_options=net_options or {})
         capture = Capture.create(
             directory,
@@ -383,7 +384,7 @@ def run_capture(
             labeler_options=dict(labeler_options or {}),
             input_wav=input_wav,
             preset=run_preset.signal,
-            sampler=sampler or "ensemble-disagreement",
+            sampler=sampler,
             sampler_options=dict(sampler_options or {}),
             budget=budget or run_preset.budget,
             initial=initial or run_preset.initial,
