@@ -51,13 +51,12 @@ def _pooled_esr(val_mse: Any, energy: float) -> list[float | None]:
 def _load_weights(module: Any, source: TrainedModel, net: str, options: dict[str, Any]) -> None:
     """Copy ``source``'s weights into ``module`` (a fresh net of ``net``/``options``)."""
     from panama.core.errors import PanamaError
+    from panama.core.train.warm import incompatibility
 
-    theirs = {**source.net_options, "num_knobs": options.get("num_knobs", source.net_options.get("num_knobs"))}
-    if source.net_name != net or theirs != options:
-        raise PanamaError(
-            f"cannot start from the existing model: it is a {source.net_name!r} net with {source.net_options}, "
-            f"this training a {net!r} net with {options}",
-            "train from scratch (leave out --continue), or keep the model's net and preset")
+    reason = incompatibility(source, net, options)
+    if reason:
+        raise PanamaError(f"cannot start from the existing model: {reason}",
+                          "train from scratch (leave out --continue), or keep the model's net and preset")
     module.load_state_dict(source.net.state_dict())
 
 

@@ -118,20 +118,23 @@ def _loss_fn(recipe: Recipe) -> LossFn:
     error and pooled energy would weigh settings by loudness exactly as MSE does.
     """
 
-    power = recipe.level_weight
 
-    def mse(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
-        if power:  # between MSE and per-setting ESR: quiet settings count more, not all
+    def weighted(power: float) -> LossFn:
+        """Each setting's squared error times its energy**-power: MSE at 0, per-setting ESR at 1,
+        in between (``level_weight``) quiet settings count more, not all."""
+
+        def loss(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
+            if not power:
+                return (pred - target).pow(2).mean(dim=(0, 2))
             return ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(power)).mean(dim=0)
-        return (pred - target).pow(2).mean(dim=(0, 2))
 
-    def esr(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
-        return ((pred - target).pow(2).mean(dim=2) * inv_energy).mean(dim=0)
+        return loss
 
+    if recipe.loss == "esr":
+        return weighted(1.0)
+    mse = weighted(recipe.level_weight)
     if recipe.loss == "mse":
         return mse
-    if recipe.loss == "esr":
-        return esr
     import auraloss
 
     stft = auraloss.freq.MultiResolutionSTFTLoss()

@@ -41,14 +41,16 @@ def bootstrap_pools(num_settings: int, seeds: list[int]) -> list[np.ndarray]:
     return [np.sort(np.random.default_rng([int(seed), 2]).integers(0, num_settings, num_settings)) for seed in seeds]
 
 
-def incompatibility(previous: Any, net: str, net_options: dict[str, Any], members: int) -> str | None:
-    """Why ``previous`` (a TrainedEnsemble) cannot seed this ensemble, or None if it can."""
+def incompatibility(previous: Any, net: str, net_options: dict[str, Any], members: int | None = None) -> str | None:
+    """Why ``previous`` cannot seed this net, or None if it can: a TrainedEnsemble for an
+    ensemble of ``members``, or (``members`` None) a TrainedModel for a single net."""
+    what = "model" if members is None else "ensemble"
     if previous.net_name != net:
-        return f"the previous ensemble is a {previous.net_name!r} net, this one {net!r}"
-    if int(previous.members) != int(members):
+        return f"the previous {what} is a {previous.net_name!r} net, this one {net!r}"
+    if members is not None and int(previous.members) != int(members):
         return f"the previous ensemble has {previous.members} members, this one {members}"
     if dict(previous.net_options) != dict(net_options):
-        return f"the previous ensemble's net options {previous.net_options} differ from {net_options}"
+        return f"the previous {what}'s net options {previous.net_options} differ from {net_options}"
     return None
 
 
