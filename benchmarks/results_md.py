@@ -9,7 +9,7 @@ from pathlib import Path
 def replace_section(path: Path, text: str, start: str, end: str) -> None:
     """Replace the section between ``start`` and ``end`` in ``path`` (or append it), keeping
     everything else; written atomically."""
-    from panama.core.files import write_text_atomic
+    from panama.core.fsutil import write_text_atomic
 
     old = path.read_text() if path.exists() else "# Benchmark results\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.S)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -75,3 +77,45 @@ def test_usage_errors_exit_nonzero(panama):
     result = panama("no-such-command")
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+LEAN_HELP = """
+import contextlib, io, sys
+from panama.core.cli import run
+with contextlib.redirect_stdout(io.StringIO()) as shown:
+    code = run({args!r})
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & {{"numpy", "pydantic", "scipy", "torch"}})
+commands = sorted(m for m in sys.modules if m.startswith("panama.core.commands."))
+print(code, ",".join(loaded) or "-", ",".join(commands) or "-")
+print(shown.getvalue())
+"""
+
+
+def _lean(args: list[str]) -> tuple[str, list[str], str]:
+    done = subprocess.run([sys.executable, "-c", LEAN_HELP.format(args=args)], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    code, loaded, commands = done.stdout.splitlines()[0].split(" ")
+    assert code == "0", done.stderr
+    return loaded, commands.split(","), done.stdout
+
+
+def test_top_level_help_imports_neither_numpy_nor_pydantic() -> None:
+    """What makes ``panama --help`` quick (see benchmarks/cli_speed.py): a test of imports, not of time."""
+    loaded, _, shown = _lean(["--help"])
+    assert loaded == "-"
+    from panama.core.cli import COMMANDS
+
+    listed = set(re.findall(r"│ ([a-z][a-z-]+) ", shown))
+    assert set(COMMANDS) | {"devices"} <= listed  # every built-in command, and a plugin's
+
+
+def test_a_command_s_help_builds_that_command_alone_without_numpy() -> None:
+    loaded, commands, shown = _lean(["run", "--help"])
+    assert "numpy" not in loaded and "torch" not in loaded
+    assert commands == ["panama.core.commands.run"]
+    assert "--labeler-option" in shown
+
+
+def test_a_mistyped_command_still_gets_a_suggestion(panama) -> None:
+    result = panama("stat")
+    assert result.returncode == 2 and "Did you mean 'status'?" in result.stderr

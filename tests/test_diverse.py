@@ -170,7 +170,7 @@ def test_compare_scores_it_on_prefixes_of_its_run() -> None:
     from panama.acquisition.diverse import EnsembleDiverseSampler
     from panama.core.compare import checkpoint_mode
 
-    assert checkpoint_mode("ensemble-diverse", "auto", EnsembleDiverseSampler) == "prefix"
+    assert checkpoint_mode("auto", EnsembleDiverseSampler) == "prefix"
 
 
 def test_command_line_words_for_off_and_auto() -> None:

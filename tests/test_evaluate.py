@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
+from panama.core.audio import esr
 from panama.core.errors import PanamaError
 from panama.core.evaluate import (
     EvalAudio,
     draw_heldout_settings,
-    esr,
     file_audio,
     label_targets,
     make_evaluation,
@@ -24,7 +24,7 @@ from panama.core.evaluate import (
     summarise,
     validation_range,
 )
-from panama.core.files import write_json_atomic
+from panama.core.fsutil import write_json_atomic
 from panama.core.knobs import Knob, KnobSpace
 
 SR = 8000
@@ -146,7 +146,7 @@ def test_evaluation_json_round_trip_and_table(tmp_path):
     targets = label_targets(toy_amp, audio, settings)
     scores = score_settings(lambda x, s: 0.9 * toy_amp(x, s), targets, audio, settings, SPACE)
     evaluation = make_evaluation(scores, audio=audio, seed=0, source="toy", model="x", knob_space=SPACE)
-    path = write_json_atomic(tmp_path / "evaluation.json", evaluation.model_dump())
+    path = write_json_atomic(tmp_path / "evaluation.json", evaluation.model_dump(), allow_nan=False)
     data = json.loads(path.read_text())
     assert data["summary"]["settings"] == 6 and len(data["scores"]) == 6
     assert data["knobs"] == ["gain", "tone", "level"]
@@ -240,7 +240,7 @@ def test_evaluate_cli_on_a_guitar_file_and_bad_inputs(trained_capture, tmp_path,
     t = np.arange(int(0.5 * 48000)) / 48000
     di = 0.4 * np.sin(2 * np.pi * 196 * t) * np.exp(-2 * t)
     sf.write(tmp_path / "di.wav", di, 48000, subtype="FLOAT")
-    done = panama("evaluate", str(root), "--settings", "3", "--audio", str(tmp_path / "di.wav"), "--json",
+    done = panama("evaluate", str(root), "--settings", "3", "--audio", str(tmp_path / "di.wav"), "--json-file",
                   str(tmp_path / "out.json"), env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr
     assert "Held-out evaluation" in done.stdout and "Worst settings" in done.stdout and "di.wav" in done.stdout
@@ -307,9 +307,10 @@ def test_evaluate_a_recorded_amp_on_its_holdout_recordings(tmp_path, panama, pan
     for setting in ("gain=0.1,master=0.9", "gain=0.8,treble=0.2", "bass=0.9,presence=0.1"):
         done = panama("label", str(root), "--holdout", "--setting", setting)
         assert done.returncode == 0, done.stderr
-    done = panama("evaluate", str(root), "--json", str(tmp_path / "e.json"))
+    done = panama("evaluate", str(root), "--json")  # --json: the results on stdout, and nothing else there
     assert done.returncode == 0, done.stderr
-    data = json.loads((tmp_path / "e.json").read_text())
+    data = json.loads(done.stdout)
+    assert data == json.loads((root / "evaluation.json").read_text())
     assert data["source"].startswith("3 held-out recordings") and len(data["scores"]) == 3
     assert data["scores"][0]["setting"]["gain"] == pytest.approx(0.1)
     capture = Capture.open(root)

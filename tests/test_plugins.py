@@ -141,5 +141,42 @@ def test_unknown_components_and_bad_options_are_clear_errors():
     assert "random" in info.value.hint
     with pytest.raises(PanamaError, match="unknown labeler 'nope'"):
         open_label_source("nope:thing")
-    with pytest.raises(PanamaError, match="sampler 'random': colour: Extra inputs are not permitted"):
+    with pytest.raises(PanamaError, match="sampler 'random': colour: Extra inputs are not permitted") as info:
         build("sampler", "random", {"colour": "red"})
+    assert info.value.hint == "`panama plugins show random` lists its options"
+    with pytest.raises(PanamaError, match="unknown option") as info:
+        open_label_source("sim:colour=red")
+    assert "`panama plugins show sim` lists its options" in str(info.value)
+
+
+def test_plugins_show_prints_options_from_the_config_schema(panama):
+    """Name, type (with bounds), default and description, read from the pydantic Config."""
+    shown = panama("plugins", "show", "lhs", "--json", env={"PANAMA_LOAD_PLUGINS": ""})
+    assert shown.returncode == 0, shown.stderr
+    entry = json.loads(shown.stdout)
+    assert (entry["kind"], entry["name"], entry["distribution"]) == ("sampler", "lhs", "panama-acquisition")
+    assert entry["declares"] == {"nested_design": False}
+    options = {o["name"]: o for o in entry["options"]}
+    assert list(options) == ["seed", "tolerance", "optimization"]
+    assert options["tolerance"]["type"] == "float (> 0.0, ≤ 0.25)" and options["tolerance"]["default"] == 0.001
+    assert options["optimization"]["type"] == "none | random-cd | lloyd"
+    assert options["seed"] == {"name": "seed", "type": "int | None", "default": None, "required": False,
+                               "description": "design seed; default: the capture's seed"}
+    # A labeler spec counts by its scheme; a required field says so.
+    vst = json.loads(panama("plugins", "show", "vst:amp.vst3", "--json", env={"PANAMA_LOAD_PLUGINS": ""}).stdout)
+    path = next(o for o in vst["options"] if o["name"] == "path")
+    assert vst["declares"]["spec_field"] == "path" and path["required"] and path["default"] is None
+
+    table = panama("plugins", "show", "random", env={"PANAMA_LOAD_PLUGINS": "", "COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    assert "tolerance" in table.stdout and "design seed; default: the capture's seed" in table.stdout
+    assert "--sampler-option NAME=VALUE" in table.stdout
+
+
+def test_plugins_show_unknown_name_is_one_line(panama):
+    result = panama("plugins", "show", "nope", env={"PANAMA_LOAD_PLUGINS": ""})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: no component named 'nope' is installed — `panama plugins` lists every installed name"]
+    wrong_kind = panama("plugins", "show", "random", "--kind", "net", env={"PANAMA_LOAD_PLUGINS": ""})
+    assert wrong_kind.returncode == 2 and "no net named 'random'" in wrong_kind.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panama.core.files import write_text_atomic
+from panama.core.fsutil import write_text_atomic
 from panama.core.report import (
     Section,
     audio_uris,

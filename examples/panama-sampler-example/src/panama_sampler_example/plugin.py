@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from panama.core.hookspecs import hookimpl
+from panama.core.hookspecs import Register, hookimpl
 
 
 @hookimpl
-def register_samplers(register: Any) -> None:
+def register_samplers(register: Register) -> None:
     register("example", "panama_sampler_example.sampler:CentreThenRandom", "Centre of the knob box, then random")

@@ -87,6 +87,9 @@ class EnsembleDisagreementSampler:
 
     name = "ensemble-disagreement"
     Config = EnsembleDisagreementConfig
+    # For `panama compare`: a round sees only what was labelled before it, so the first k labels
+    # are what a budget-k run would have chosen (a checkpoint may cut a round: stopping early).
+    nested_design = True
 
     def __init__(self, config: EnsembleDisagreementConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

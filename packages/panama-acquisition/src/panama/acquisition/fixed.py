@@ -6,6 +6,10 @@ A run asks a sampler for points several times (an initial batch, then more after
 hands it out front to back: ``propose(n)`` then ``propose(m)`` gives the same points as
 ``propose(n + m)``. Design points that are already labelled (within ``tolerance``) are skipped,
 so a setting is never proposed twice and a resumed run carries on where it stopped.
+
+Each class declares ``nested_design`` (see :func:`panama.core.protocols.nested_design`): a
+stream (random, Beta, Sobol') gives the same first k points whatever the budget, a design sized
+to the budget (Latin hypercube, grid) does not, so ``panama compare`` reruns it per budget.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class DesignSampler:
 
     name: ClassVar[str] = "design"
     Config: ClassVar[type[DesignConfig]] = DesignConfig
+    nested_design: ClassVar[bool] = False  # each concrete design says which it is
 
     def __init__(self, config: DesignConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -95,6 +100,7 @@ class RandomSampler(DesignSampler):
     """Uniform random settings (the paper's 'uniform' baseline)."""
 
     name = "random"
+    nested_design = True
 
     def design(self, size: int, dims: int, seed: int) -> np.ndarray:
         return designs.random_design(size, dims, seed)
@@ -109,6 +115,7 @@ class BetaSampler(DesignSampler):
     """The paper's heuristic: each knob drawn from a U-shaped Beta, so settings crowd the ends."""
 
     name = "beta"
+    nested_design = True
     Config = BetaConfig
     config: BetaConfig
 
@@ -120,6 +127,7 @@ class SobolSampler(DesignSampler):
     """A scrambled Sobol' sequence: low discrepancy, and every prefix is space-filling."""
 
     name = "sobol"
+    nested_design = True
 
     def design(self, size: int, dims: int, seed: int) -> np.ndarray:
         return designs.sobol_design(size, dims, seed)
@@ -138,6 +146,7 @@ class LHSSampler(DesignSampler):
     """A scrambled Latin hypercube sized to the whole budget (each knob range cut evenly)."""
 
     name = "lhs"
+    nested_design = False
     Config = LHSConfig
     config: LHSConfig
 
@@ -158,6 +167,7 @@ class LHSCornersSampler(DesignSampler):
     """The corners of the knob box first, then a Latin hypercube for the interior."""
 
     name = "lhs-corners"
+    nested_design = False
     Config = LHSCornersConfig
     config: LHSCornersConfig
 
@@ -182,6 +192,7 @@ class GridSampler(DesignSampler):
     """A full factorial grid (farthest points first), refined by nested grids if budget is left."""
 
     name = "grid"
+    nested_design = False
     Config = GridConfig
     config: GridConfig
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from panama.core.hookspecs import hookimpl
+from panama.core.hookspecs import Register, hookimpl
 
 _SAMPLERS = (
     ("random", "fixed:RandomSampler", "Uniform random settings (the paper's baseline)"),
@@ -27,6 +25,6 @@ _SAMPLERS = (
 
 
 @hookimpl
-def register_samplers(register: Any) -> None:
+def register_samplers(register: Register) -> None:
     for name, target, summary in _SAMPLERS:
         register(name, f"panama.acquisition.{target}", summary)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,11 +28,11 @@ from pydantic import Field
 from panama.amps.knobspec import format_value, knob_space_from
 from panama.amps.takes import VALIDATION_ESR, check_take, find_repeat, raw_problem
 from panama.core.errors import PanamaError
+from panama.core.fsutil import write_text_atomic
 from panama.core.knobs import KnobSetting, KnobSpace
 from panama.core.protocols import BaseLabelSource, ComponentConfig
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".w64")
-SAME = 1e-6  # two settings closer than this in the unit cube are the same
 
 
 class FolderConfig(ComponentConfig):
@@ -42,15 +41,6 @@ class FolderConfig(ComponentConfig):
     knobs_file: str | None = Field(None, description="JSON or TOML file describing the amp's knobs.")
     channel: int | None = Field(None, ge=0, description="Channel of multi-channel recordings to use (0-based).")
     max_drift_esr: float = Field(VALIDATION_ESR, gt=0, description="Allowed ESR between the two validation copies.")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class FolderLabelSource(BaseLabelSource):
@@ -93,11 +83,8 @@ class FolderLabelSource(BaseLabelSource):
         return f"{number:03d}_{values}.wav"
 
     def _find_entry(self, entries: list[tuple[int, str, KnobSetting]], setting: KnobSetting) -> Any:
-        unit = self._space.to_unit(setting)
-        for entry in entries:
-            if np.max(np.abs(self._space.to_unit(entry[2]) - unit)) < SAME:
-                return entry
-        return None
+        found = self._space.find_same(setting, [entry[2] for entry in entries])
+        return None if found is None else entries[found]
 
     def prepare(self, settings: list[KnobSetting]) -> list[tuple[int, str, KnobSetting]]:
         """List ``settings`` (those not listed yet) for recording; returns their entries."""
@@ -122,7 +109,7 @@ class FolderLabelSource(BaseLabelSource):
         writer.writerow(["number", "file", *names, "recorded"])
         for number, file, setting in entries:
             writer.writerow([number, file, *(repr(setting[k]) for k in names), self._recording(number) is not None])
-        _write_atomic(self.folder / "settings.csv", table.getvalue())
+        write_text_atomic(self.folder / "settings.csv", table.getvalue())
         units = [f"{k.name} ({k.unit})" if k.unit else k.name for k in self._space]
         lines = [
             "# Settings to record",
@@ -138,7 +125,7 @@ class FolderLabelSource(BaseLabelSource):
             done = "yes" if self._recording(number) is not None else ""
             lines.append(f"| {number} | " + " | ".join(format_value(setting[k], "") for k in names)
                          + f" | `{file}` | {done} |")
-        _write_atomic(self.folder / "settings.md", "\n".join(lines) + "\n")
+        write_text_atomic(self.folder / "settings.md", "\n".join(lines) + "\n")
 
     def _recording(self, number: int) -> Path | None:
         if not self.folder.is_dir():

@@ -12,6 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from panama.core.errors import PanamaError
+from panama.core.options import parse_pairs
+
 _SEPARATORS = re.compile(r"[;,+]")
 
 
@@ -25,18 +28,16 @@ def split_list(value: Any) -> list[str] | None:
 
 
 def split_pairs(value: Any) -> dict[str, str]:
-    """``"a=x;b=y"`` or a mapping → ``{"a": "x", "b": "y"}`` (a malformed part is a ValueError)."""
+    """``"a=x;b=y"`` or a mapping → ``{"a": "x", "b": "y"}`` (a malformed part is a ValueError,
+    so pydantic reports it against the field)."""
     if value is None:
         return {}
     if isinstance(value, Mapping):
         return {str(k).strip(): str(v).strip() for k, v in value.items()}
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in re.split(r"[;,]", str(value)))):
-        name, sep, item = part.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"{part!r} is not of the form name=value")
-        out[name.strip()] = item.strip()
-    return out
+    try:
+        return parse_pairs(str(value), what="entry", example="a=x;b=y", separators=";,")
+    except PanamaError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def collect_prefixed(data: Any, prefixes: Mapping[str, str]) -> Any:

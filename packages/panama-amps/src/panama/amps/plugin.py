@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from panama.core.hookspecs import hookimpl
+from panama.core.hookspecs import Register, hookimpl
 
 
 @hookimpl
-def register_label_sources(register: Any) -> None:
+def register_label_sources(register: Register) -> None:
     register("sim", "panama.amps.sim:SimAmp", "Built-in deterministic 6-knob tube amp simulator (no hardware needed)")
     register(
         "pedalboard",

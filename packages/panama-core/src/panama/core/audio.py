@@ -404,11 +404,16 @@ def align(y: np.ndarray, latency: int, length: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------- metrics
 def mse(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean squared error, in float64 (the one definition; ``evaluate`` and the checks use it)."""
     diff = np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)
     return float(np.mean(np.square(diff)))
 
 
 def esr(pred: np.ndarray, target: np.ndarray) -> float:
-    """Error-to-signal ratio, NAM's headline metric: mean((ŷ−y)²) / mean(y²)."""
+    """Error-to-signal ratio, NAM's headline metric: mean((ŷ−y)²) / mean(y²).
+
+    The power is floored at 1e-20, so a silent target gives 0 for a silent prediction and a
+    huge but finite number otherwise (it stays valid JSON).
+    """
     energy = float(np.mean(np.square(np.asarray(target, dtype=np.float64))))
     return mse(pred, target) / max(energy, 1e-20)

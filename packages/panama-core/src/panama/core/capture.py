@@ -38,7 +38,8 @@ from panama.core.errors import PanamaError, format_validation_error
 from panama.core.faults import crash_armed, crash_point
 from panama.core.fsutil import fsync_dir, is_stale_temp, pid_alive, write_json_atomic
 from panama.core.gear import GearMeta
-from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.knobs import FLOAT_NOISE, KnobSetting, KnobSpace
+from panama.core.protocols import is_deterministic, latency_samples
 
 CAPTURE_FILE = "capture.json"
 INPUT_WAV = "input.wav"
@@ -562,11 +563,14 @@ class Capture:
     def labelled_settings(self) -> list[KnobSetting]:
         return [label.setting for label in self.labels()]
 
-    def find_label(self, setting: Mapping[str, float], *, tolerance: float = 1e-9, holdout: bool = False) -> Label | None:
-        """The (training, or with ``holdout`` held-out) label with exactly this setting, if any."""
+    def find_label(self, setting: Mapping[str, float], *, tolerance: float = FLOAT_NOISE,
+                   holdout: bool = False) -> Label | None:
+        """The (training, or with ``holdout`` held-out) label with this very setting, if any:
+        :meth:`KnobSpace.same_values` (native values to ``tolerance``, relative), not the
+        wider :meth:`KnobSpace.same` the loop and samplers use."""
         wanted = self.knob_space.validate_setting(setting)
         for label in self.holdout_labels() if holdout else self.labels():
-            if all(abs(label.setting.get(k, np.nan) - v) <= tolerance * max(1.0, abs(v)) for k, v in wanted.items()):
+            if self.knob_space.same_values(wanted, label.setting, tolerance=tolerance):
                 return label
         return None
 
@@ -623,7 +627,8 @@ class Capture:
         with self.lock():
             existing = self.find_label(valid, holdout=holdout)
             damaged = existing is not None and self.label_problem(existing) is not None
-            if existing is not None and not relabel and not damaged and getattr(source, "deterministic", False):
+            deterministic = is_deterministic(source)
+            if existing is not None and not relabel and not damaged and deterministic:
                 return existing
             # A non-deterministic device asked again adds a second take; --relabel (or a label
             # whose file is gone) replaces the old one.
@@ -639,10 +644,10 @@ class Capture:
                 try:
                     measured = detect_latency(x, raw, self.sample_rate, blips=blips, max_latency_s=self._max_latency_s())
                 except PanamaError:
-                    if not getattr(source, "deterministic", False):
+                    if not deterministic:
                         raise
-            latency = int(getattr(source, "latency_samples", 0) or 0)
-            if not getattr(source, "deterministic", False) and not latency and measured is not None:
+            latency = latency_samples(source)
+            if not deterministic and not latency and measured is not None:
                 latency = max(0, measured - LATENCY_SAFETY)
             if check_length:
                 check_take_length(raw, len(x), measured if measured is not None else latency,

@@ -1,42 +1,56 @@
 """The ``panama`` command line.
 
 Start-up stays instant and torch-free: command modules import heavy libraries inside their
-functions. Every expected error ends as one red line on stderr and a non-zero exit; a traceback
+functions, and a command's module is imported only when that command runs or help lists it
+(:mod:`panama.core.lazy_group`); ``panama --help`` imports neither NumPy nor pydantic. Every expected error ends as one red line on stderr and a non-zero exit; a traceback
 appears only with ``--debug`` (or ``PANAMA_DEBUG=1``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from panama.core import __version__
 from panama.core.console import error_line
 from panama.core.errors import PanamaError, format_validation_error, os_error
+from panama.core.lazy_group import LazyGroup
 
-# Each module exposes ``register(app)``; keep this list the one place commands are wired in.
-COMMAND_MODULES = [
-    "panama.core.commands.plugins",
-    "panama.core.commands.signal",
-    "panama.core.commands.capture",
-    "panama.core.commands.run",
-    "panama.core.commands.labelers",
-    "panama.core.commands.train",
-    "panama.core.commands.export",
-    "panama.core.commands.meta",
-    "panama.core.commands.render",
-    "panama.core.commands.evaluate",
-    "panama.core.commands.compare",
-    "panama.core.commands.report",
-]
+# Command name → the module whose ``register(app)`` adds it: the one place built-in commands are
+# wired in (a module that adds several commands is named once per command). A module is imported
+# only when one of its commands runs or help lists it, so ``panama CMD`` builds CMD alone.
+COMMANDS = {
+    "signal": "panama.core.commands.signal",
+    "init": "panama.core.commands.capture",
+    "label": "panama.core.commands.capture",
+    "import": "panama.core.commands.capture",
+    "export-dataset": "panama.core.commands.capture",
+    "run": "panama.core.commands.run",
+    "status": "panama.core.commands.run",
+    "suggest": "panama.core.commands.run",
+    "add": "panama.core.commands.run",
+    "train": "panama.core.commands.train",
+    "export": "panama.core.commands.export",
+    "meta": "panama.core.commands.meta",
+    "render": "panama.core.commands.render",
+    "evaluate": "panama.core.commands.evaluate",
+    "compare": "panama.core.commands.compare",
+    "report": "panama.core.commands.report",
+    "plugins": "panama.core.commands.plugins",
+    "labelers": "panama.core.commands.labelers",
+}
+
+
+class _Root(LazyGroup):
+    table = COMMANDS
+
 
 app = typer.Typer(
     name="panama",
+    cls=_Root,
     help="PANAMA — capture an amp across all its knobs as one parametric neural model, "
     "recording as few settings as possible.",
     no_args_is_help=True,
@@ -67,10 +81,9 @@ _WIRED = False
 
 
 def build_app() -> typer.Typer:
+    """The app with the plugins' commands added (built-in ones load lazily, see :data:`COMMANDS`)."""
     global _WIRED
     if not _WIRED:
-        for name in COMMAND_MODULES:
-            importlib.import_module(name).register(app)
         from panama.core.plugins import register_commands
 
         register_commands(app)
@@ -80,6 +93,13 @@ def build_app() -> typer.Typer:
 
 def _debug(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("PANAMA_DEBUG", "") not in ("", "0")
+
+
+def _is_validation_error(exc: BaseException) -> bool:
+    """A pydantic ``ValidationError``, without importing pydantic to ask: if no command loaded
+    it, nothing can have raised one (``panama --help`` stays free of pydantic)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -102,17 +122,15 @@ def run(argv: list[str] | None = None) -> int:
             raise
         error_line(str(exc))
         return exc.exit_code
-    except ValidationError as exc:
-        if debug:
-            raise
-        error_line("; ".join(format_validation_error(exc)))
-        return 2
     except KeyboardInterrupt:
         error_line("interrupted — everything labelled so far is saved; run the same command to resume")
         return 130
     except Exception as exc:  # a bug: still one line, with the way to see more
         if debug:
             raise
+        if _is_validation_error(exc):
+            error_line("; ".join(format_validation_error(exc)))
+            return 2
         known = os_error(exc)
         if known is not None:
             error_line(str(known))

@@ -16,8 +16,8 @@ on the run's first ``k`` labels, in the order they were labelled:
   ``grid``: a Latin hypercube of 32 points cut after 8 is not a Latin hypercube of 8), a
   separate capture with budget ``k`` is run, so they are compared at their best.
 
-``--checkpoint-mode auto`` (the default) picks per sampler: ``prefix`` for nested ones (a
-sampler class may declare ``nested_design = True/False``), ``rerun`` for others. At ``k`` equal
+``--checkpoint-mode auto`` (the default) picks per sampler: ``prefix`` for classes that declare
+``nested_design = True`` (:func:`panama.core.protocols.nested_design`), ``rerun`` for others. At ``k`` equal
 to the budget the run's own final model is used. Every model is scored on the same held-out
 settings and the same audio (``OUTDIR/heldout.npz``), with :mod:`panama.core.evaluate`.
 """
@@ -41,16 +41,15 @@ from panama.core.evaluate import (
     draw_heldout_settings,
     score_settings,
     summarise,
-    write_json_atomic,
 )
+from panama.core.fsutil import atomic_file, write_json_atomic
 from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.protocols import nested_design
 
 SPEC_FILE = "compare.json"
 HELDOUT_FILE = "heldout.npz"
 RESULTS_FILE = "results.json"
 PLOT_FILE = "results.png"
-# Designs whose first k points are the design of budget k (see the module docstring).
-NESTED_SAMPLERS = frozenset({"random", "sobol", "beta", "ensemble-disagreement"})
 CheckpointMode = Literal["auto", "prefix", "rerun"]
 
 
@@ -140,7 +139,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def parse_sampler_options(items: Sequence[str]) -> dict[str, dict[str, str]]:
     """``["ensemble-disagreement:steps=100,excerpt_seconds=0.1"]`` → options per sampler."""
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
 
     out: dict[str, dict[str, str]] = {}
     for item in items:
@@ -148,7 +147,8 @@ def parse_sampler_options(items: Sequence[str]) -> dict[str, dict[str, str]]:
         if not sep or not name.strip():
             raise PanamaError(f"--sampler-option {item!r} names no sampler",
                               "write SAMPLER:key=value,..., e.g. ensemble-disagreement:steps=100")
-        out.setdefault(name.strip(), {}).update(parse_assignments(rest, what="--sampler-option"))
+        out.setdefault(name.strip(), {}).update(parse_pairs(rest, what="--sampler-option",
+                                                            example="ensemble-disagreement:steps=100"))
     return out
 
 
@@ -184,14 +184,12 @@ def plan_checkpoints(budget: int, checkpoints: Sequence[int] = (), initial: int 
     return [*points, budget]
 
 
-def checkpoint_mode(sampler: str, mode: CheckpointMode, sampler_class: Any = None) -> Literal["prefix", "rerun"]:
-    """How a sampler's intermediate budgets are obtained (see the module docstring)."""
+def checkpoint_mode(mode: CheckpointMode, sampler_class: Any) -> Literal["prefix", "rerun"]:
+    """How a sampler's intermediate budgets are obtained (see the module docstring): ``auto``
+    trusts the class's own ``nested_design`` declaration."""
     if mode != "auto":
         return mode
-    declared = getattr(sampler_class, "nested_design", None)
-    if isinstance(declared, bool):
-        return "prefix" if declared else "rerun"
-    return "prefix" if sampler in NESTED_SAMPLERS else "rerun"
+    return "prefix" if nested_design(sampler_class) else "rerun"
 
 
 def result_from_scores(scores: Sequence[Any], *, sampler: str, seed: int, k: int, mode: str, run: str) -> CheckpointResult:
@@ -306,7 +304,7 @@ def load_or_write_spec(outdir: Path, spec: CompareSpec) -> CompareSpec:
     """The first run fixes the comparison; later runs may add samplers, seeds, checkpoints."""
     path = outdir / SPEC_FILE
     if not path.exists():
-        write_json_atomic(path, spec.model_dump())
+        write_json_atomic(path, spec.model_dump(), allow_nan=False)
         return spec
     try:
         old = CompareSpec.model_validate_json(path.read_text())
@@ -325,7 +323,7 @@ def load_or_write_spec(outdir: Path, spec: CompareSpec) -> CompareSpec:
         "seeds": list(dict.fromkeys([*old.seeds, *spec.seeds])),
         "checkpoints": sorted(set(old.checkpoints) | set(spec.checkpoints)),
     })
-    write_json_atomic(path, merged.model_dump())
+    write_json_atomic(path, merged.model_dump(), allow_nan=False)
     return merged
 
 
@@ -338,9 +336,7 @@ class Heldout:
         self.targets = targets
 
     def save(self, path: Path) -> None:
-        from panama.core.fsutil import atomic_path
-
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a handle: savez adds no .npz suffix
+        with atomic_file(path) as handle:  # a handle: savez adds no .npz suffix
             np.savez(
                 handle, x=self.audio.x, score_from=self.audio.score_from, sample_rate=self.audio.sample_rate,
                 offset=self.audio.offset, description=self.audio.description,
@@ -367,13 +363,8 @@ def draw_heldout(spec: CompareSpec, knob_space: KnobSpace) -> list[KnobSetting]:
 
 
 def too_close(knob_space: KnobSpace, heldout: Sequence[KnobSetting], labelled: Sequence[KnobSetting]) -> int:
-    """How many held-out settings coincide (max-norm < 1e-6) with a labelled one."""
-    if not heldout or not labelled:
-        return 0
-    a = knob_space.to_unit_array(heldout)
-    b = knob_space.to_unit_array(labelled)
-    d = np.max(np.abs(a[:, None, :] - b[None, :, :]), axis=2)
-    return int(np.sum(d.min(axis=1) < 1e-6))
+    """How many held-out settings are the same setting (:meth:`KnobSpace.same`) as a labelled one."""
+    return int(np.sum(knob_space.same_as_any(heldout, labelled)))
 
 
 # ------------------------------------------------------------------ glue to the captures
@@ -469,7 +460,7 @@ def _score_checkpoint(heldout: Heldout, model: Any, knob_space: KnobSpace, *, sa
     scores = heldout.score(model.predict, knob_space)
     result = result_from_scores(scores, sampler=sampler, seed=seed, k=k, mode=mode, run=run)
     write_json_atomic(cache, {"result": result.model_dump(), "mse": [s.mse for s in scores],
-                              "esr": [s.esr for s in scores]})
+                              "esr": [s.esr for s in scores]}, allow_nan=False)
     return result
 
 
@@ -490,7 +481,7 @@ def run_compare(
     outdir = Path(outdir)
     # Everything that can be checked is checked before anything is written.
     get_preset(spec.preset)
-    modes = {s: checkpoint_mode(s, spec.checkpoint_mode, get_registry().get("sampler", s).load()) for s in spec.samplers}
+    modes = {s: checkpoint_mode(spec.checkpoint_mode, get_registry().get("sampler", s).load()) for s in spec.samplers}
     stray = sorted(set(spec.sampler_options) - set(spec.samplers))
     if stray:
         raise PanamaError(f"options given for {', '.join(stray)}, which is not compared",
@@ -502,7 +493,8 @@ def run_compare(
     if not source_is_deterministic(spec.labeler):
         raise PanamaError(
             f"labeler {spec.labeler!r} records a real device: it cannot label the same held-out settings for every run",
-            "compare samplers on a software source (sim, vst:, lv2:, pedalboard)",
+            "compare samplers on a software source (sim, vst:, lv2:, pedalboard); a label source of "
+            "your own that renders declares `deterministic = True`",
         )
     checkpoints = plan_checkpoints(spec.budget, spec.checkpoints, spec.initial or get_preset(spec.preset).initial)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -556,6 +548,6 @@ def collect(outdir: Path, spec: CompareSpec, heldout: Heldout, warnings: Sequenc
         results=results,
         warnings=list(warnings),
     )
-    write_json_atomic(Path(outdir) / RESULTS_FILE, result.model_dump())
+    write_json_atomic(Path(outdir) / RESULTS_FILE, result.model_dump(), allow_nan=False)
     plot_compare(curve, results, Path(outdir) / PLOT_FILE, title=f"{spec.labeler}: held-out error vs labelled settings")
     return result

@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from panama.core.audio import esr, mse
 from panama.core.errors import PanamaError
-from panama.core.files import write_json_atomic
-from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.fsutil import write_json_atomic
+from panama.core.knobs import SAME_SETTING, KnobSetting, KnobSpace, unit_distances
+from panama.core.protocols import is_deterministic, latency_samples
 
 Predict = Callable[[np.ndarray, KnobSetting], np.ndarray]
 """``predict(x, setting) -> y``: model or device output for input ``x`` at a native setting."""
@@ -39,8 +41,6 @@ DEFAULT_CONTEXT = 4096
 # Mixed into the user's seed so that held-out settings never coincide with a sampler that
 # draws uniform points from the same integer seed.
 _HELDOUT_STREAM = 0x7E57_5E7
-# Distinct means: no labelled setting within this distance (max-norm, unit cube).
-_DISTINCT = 1e-6
 # NAM's grading of ESR (REFERENCE.md): what a user reads next to the number.
 _GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "might sound ok"))
 
@@ -138,7 +138,7 @@ def draw_heldout_settings(
     chosen: list[np.ndarray] = []
     while len(chosen) < n:
         u = rng.random(len(knob_space))
-        if taken.shape[0] and np.min(np.max(np.abs(taken - u), axis=1)) < _DISTINCT:
+        if taken.shape[0] and np.min(unit_distances(u, taken)) < SAME_SETTING:
             continue
         chosen.append(u)
         taken = np.vstack([taken, u])
@@ -162,21 +162,6 @@ def _scored(y: np.ndarray, audio: EvalAudio, what: str) -> np.ndarray:
     if y.shape[0] > audio.x.shape[0]:
         raise PanamaError(f"{what} is longer ({y.shape[0]}) than its input ({audio.x.shape[0]})")
     return y[y.shape[0] - n:]
-
-
-def mse(pred: np.ndarray, target: np.ndarray) -> float:
-    return float(np.mean((np.asarray(pred, np.float64) - np.asarray(target, np.float64)) ** 2))
-
-
-def esr(pred: np.ndarray, target: np.ndarray) -> float:
-    """Error-to-signal ratio ``mean((ŷ−y)²) / mean(y²)``.
-
-    The power is floored at 1e-20, so a silent target gives 0 for a silent prediction and a
-    huge but finite number otherwise (it stays valid JSON).
-    """
-    error = mse(pred, target)
-    power = float(np.mean(np.asarray(target, np.float64) ** 2))
-    return error / max(power, 1e-20)
 
 
 class SettingScore(BaseModel):
@@ -390,7 +375,7 @@ def capture_audio(capture: Any, *, context: int = DEFAULT_CONTEXT) -> EvalAudio:
 
 def device_predict(source: Any, sample_rate: int) -> Predict:
     """A label source as a ``predict(x, setting)`` callable, aligned for its latency."""
-    latency = int(getattr(source, "latency_samples", 0) or 0)
+    latency = latency_samples(source)
 
     def run(x: np.ndarray, setting: KnobSetting) -> np.ndarray:
         y = source.label(x, sample_rate, setting)
@@ -409,7 +394,7 @@ def source_is_deterministic(spec: str) -> bool:
     from panama.core.plugins import get_registry
 
     cls = get_registry().get("label_source", split_spec(spec)[0]).load()
-    return bool(getattr(cls, "deterministic", True))
+    return is_deterministic(cls)
 
 
 def device_targets(
@@ -424,7 +409,7 @@ def device_targets(
     from panama.core.components import open_label_source
 
     with open_label_source(labeler, options) as source:
-        if need_deterministic and not getattr(source, "deterministic", True):
+        if need_deterministic and not is_deterministic(source):
             raise PanamaError(
                 f"labeler {labeler!r} records a real device, which cannot label held-out settings on demand",
                 "compare samplers on a software source (sim, vst:, lv2:); for a real amp record "
@@ -523,9 +508,10 @@ def evaluate_capture(
             f"`panama run {root}` or `panama train {root}` brings it up to date"
         )
     payload = evaluation.model_dump()
-    write_json_atomic(root / EVALUATION_FILE, payload)
+    # Strict JSON (no NaN/Infinity): other tools read this file.
+    write_json_atomic(root / EVALUATION_FILE, payload, allow_nan=False)
     if json_out is not None:
-        write_json_atomic(Path(json_out), payload)
+        write_json_atomic(Path(json_out), payload, allow_nan=False)
     return evaluation
 
 

@@ -92,10 +92,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """UTF-8, newlines as given (no translation)."""
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | os.PathLike[str], payload: Any, *, allow_nan: bool = True) -> Path:
-    """``allow_nan=False`` for files other tools read: NaN/Infinity are not JSON."""
+    """``allow_nan=False`` for files other tools read (evaluation, comparison): NaN/Infinity
+    are not JSON, so such a value is an error here rather than a file others cannot parse."""
     return write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=allow_nan) + "\n")

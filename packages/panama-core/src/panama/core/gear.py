@@ -58,11 +58,12 @@ def parse_meta(text: str | None) -> GearMeta:
 
     An empty value (``name=``) leaves the field unset.
     """
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
 
     if not text:
         return GearMeta()
-    values = {k: (v or None) for k, v in parse_assignments(text, what="metadata").items()}
+    pairs = parse_pairs(text, what="metadata", example="gear_make=Marshall,tone_type=crunch")
+    values = {k: (v or None) for k, v in pairs.items()}
     return validate_meta(values)
 
 

@@ -16,13 +16,35 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from panama.core.errors import PanamaError
+from panama.core.options import parse_pairs
 
 KnobSetting = dict[str, float]
 """A mapping knob name → native value."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-# Float noise from JSON round trips or normalise/denormalise must not reject a valid value.
-_TOLERANCE = 1e-9
+
+FLOAT_NOISE = 1e-9
+"""Relative float noise (JSON round trips, normalise/denormalise): never a real difference.
+A value this close to a bound is in range; :meth:`KnobSpace.same_values` compares to it."""
+
+SAME_SETTING = 1e-6
+"""Two settings closer than this (:meth:`KnobSpace.distance`: the largest difference of one
+knob in the unit cube) are the same setting: a sampler's point already labelled, a held-out
+setting that is not distinct, a folder entry already listed. Wider than float noise, so a
+setting that went through a file or a printout is still found."""
+
+
+def unit_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Chebyshev (max-abs) distances between every row of ``a`` ``[N, K]`` and every row of
+    ``b`` ``[M, K]``, both in unit-cube coordinates: ``[N, M]``. With no knobs every distance
+    is 0 (every setting of an empty space is the same)."""
+    a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"unit vectors of {a.shape[1]} and {b.shape[1]} knobs cannot be compared")
+    if a.shape[1] == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    return np.max(np.abs(a[:, None, :] - b[None, :, :]), axis=2)
 
 
 class Knob(BaseModel):
@@ -149,7 +171,7 @@ class KnobSpace(BaseModel):
                 ) from None
             if not math.isfinite(value):
                 raise PanamaError(f"knob {name!r}: {value} is not finite", f"give a value in {knob.describe()}")
-            slack = _TOLERANCE * max(1.0, knob.span)
+            slack = FLOAT_NOISE * max(1.0, knob.span)
             if value < knob.minimum - slack or value > knob.maximum + slack:
                 raise PanamaError(
                     f"knob {name!r}: {value:g} is out of range",
@@ -166,7 +188,7 @@ class KnobSpace(BaseModel):
 
     def parse_setting(self, text: str) -> KnobSetting:
         """Parse ``"gain=0.7,bass=0.2"`` (missing knobs take their defaults)."""
-        return self.validate_setting(parse_assignments(text, what="setting"))
+        return self.validate_setting(parse_pairs(text, what="setting"))
 
     # -- conversion (the one place) -----------------------------------------------------
     def to_unit(self, setting: Mapping[str, float]) -> np.ndarray:
@@ -191,24 +213,55 @@ class KnobSpace(BaseModel):
     def from_unit_array(self, array: np.ndarray) -> list[KnobSetting]:
         return [self.from_unit(row) for row in np.atleast_2d(array)]
 
+    # -- "the same setting" (the one place) --------------------------------------------
+    def distance(self, a: Mapping[str, float], b: Mapping[str, float]) -> float:
+        """The largest difference of one knob between ``a`` and ``b`` in the unit cube
+        (Chebyshev distance; missing knobs take their defaults). 0 for a space with no knobs."""
+        return float(unit_distances(self.to_unit(a), self.to_unit(b))[0, 0])
+
+    def same(self, a: Mapping[str, float], b: Mapping[str, float], *, tolerance: float = SAME_SETTING) -> bool:
+        """Whether ``a`` and ``b`` are the same setting: :meth:`distance` below ``tolerance``."""
+        return self.distance(a, b) < tolerance
+
+    def same_as_any(
+        self, settings: Sequence[Mapping[str, float]], others: Sequence[Mapping[str, float]],
+        *, tolerance: float = SAME_SETTING,
+    ) -> np.ndarray:
+        """For each of ``settings``, whether it is the same setting as one of ``others``
+        (boolean array of ``len(settings)``; all False when ``others`` is empty)."""
+        if not settings or not others:
+            return np.zeros(len(settings), dtype=bool)
+        distances = unit_distances(self.to_unit_array(settings), self.to_unit_array(others))
+        return np.min(distances, axis=1) < tolerance
+
+    def find_same(
+        self, setting: Mapping[str, float], others: Sequence[Mapping[str, float]], *, tolerance: float = SAME_SETTING
+    ) -> int | None:
+        """The index of the first of ``others`` that is the same setting as ``setting``, or None."""
+        if not others:
+            return None
+        distances = unit_distances(self.to_unit(setting), self.to_unit_array(others))[0]
+        hits = np.flatnonzero(distances < tolerance)
+        return int(hits[0]) if hits.size else None
+
+    def same_values(self, wanted: Mapping[str, float], other: Mapping[str, float], *,
+                    tolerance: float = FLOAT_NOISE) -> bool:
+        """Whether ``other`` gives every knob ``wanted``'s native value (missing knobs of
+        ``wanted`` take their defaults), each to ``tolerance`` relative to the value (absolute
+        below 1); a knob ``other`` lacks is never the same.
+
+        Stricter than :meth:`same` and in native units: "this very setting again" (a stored
+        label asked for once more, a typed value that was printed to ``tolerance``'s digits),
+        where :meth:`same` answers "the same point of the design".
+        """
+        valid = self.validate_setting(wanted)
+        return all(abs(other.get(name, math.nan) - value) <= tolerance * max(1.0, abs(value))
+                   for name, value in valid.items())
+
     def format_setting(self, setting: Mapping[str, float], digits: int = 3) -> str:
         return ",".join(f"{name}={setting[name]:.{digits}g}" for name in self.names if name in setting)
 
 
 def parse_assignments(text: str, *, what: str = "option") -> dict[str, str]:
-    """``"a=1,b=x"`` → ``{"a": "1", "b": "x"}`` with a clear error for malformed parts."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "=" not in part:
-            raise PanamaError(
-                f"{what} part {part!r} is not of the form name=value",
-                "write e.g. gain=0.7,bass=0.2",
-            )
-        name, value = (s.strip() for s in part.split("=", 1))
-        if not name:
-            raise PanamaError(f"{what} part {part!r} has no name", "write e.g. gain=0.7")
-        if name in out:
-            raise PanamaError(f"{what} gives {name!r} twice ({name}={out[name]} and {name}={value})",
-                              f"give each name once, e.g. {name}={value}")
-        out[name] = value
-    return out
+    """The old name of :func:`panama.core.options.parse_pairs` (kept for plugins that import it)."""
+    return parse_pairs(text, what=what)

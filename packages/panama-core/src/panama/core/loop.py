@@ -20,16 +20,12 @@ from panama.core.components import build, open_label_source
 from panama.core.errors import PanamaError
 from panama.core.faults import crash_point
 from panama.core.fsutil import write_json_atomic
-from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.knobs import KnobSetting
 from panama.core.presets import RunPreset, get_preset
-from panama.core.protocols import SamplerContext
+from panama.core.protocols import SamplerContext, initial_design, preparer
 from panama.core.train.records import final_plan, last_model_event, load_final_model, seed_for
 
 __all__ = ["Loop", "last_model_event", "load_final_model", "run_capture"]
-
-# Two settings closer than this (max-norm in the unit cube) are the same setting.
-SAME_SETTING = 1e-6
-
 
 @dataclass
 class RunSummary:
@@ -47,14 +43,6 @@ class RoundPlan:
     sampler: str
 
 
-def _same(space: KnobSpace, a: Mapping[str, float], b: Mapping[str, float]) -> bool:
-    return bool(np.max(np.abs(space.to_unit(a) - space.to_unit(b))) < SAME_SETTING)
-
-
-def _is_labelled(space: KnobSpace, labelled: list[KnobSetting], setting: Mapping[str, float]) -> bool:
-    return any(_same(space, setting, done) for done in labelled)
-
-
 def pending_round(capture: Any) -> RoundPlan | None:
     """The last journalled proposal round that has not finished, with what is still unlabelled."""
     last: dict[str, Any] | None = None
@@ -67,7 +55,7 @@ def pending_round(capture: Any) -> RoundPlan | None:
         return None
     space = capture.knob_space
     labelled = capture.labelled_settings()
-    todo = [s for s in last["settings"] if not _is_labelled(space, labelled, s)]
+    todo = [s for s in last["settings"] if space.find_same(s, labelled) is None]
     return RoundPlan(int(last["round"]), todo, str(last.get("sampler", "")))
 
 
@@ -182,10 +170,9 @@ class Loop:
     def _sampler_for(self, labelled: int) -> tuple[str, dict[str, Any]]:
         name = self.config.sampler
         options = {**self.preset.sampler_options.get(name, {}), **self.config.sampler_options}
-        sampler = build("sampler", name, options)
-        initial_design = getattr(sampler, "initial_design", None)
-        if initial_design and labelled < self.config.initial:
-            return str(initial_design), {}
+        design = initial_design(build("sampler", name, options))
+        if design and labelled < self.config.initial:
+            return design, {}
         return name, options
 
     def propose(self, round_index: int) -> RoundPlan:
@@ -217,7 +204,7 @@ class Loop:
         kept_scores = []
         for setting, score in zip(raw, scores + [None] * (len(raw) - len(scores)), strict=False):
             valid = space.validate_setting(setting)
-            if _is_labelled(space, labelled + settings, valid):
+            if space.find_same(valid, labelled + settings) is not None:
                 continue
             settings.append(valid)
             kept_scores.append(score)
@@ -243,12 +230,12 @@ class Loop:
 
     def label(self, plan: RoundPlan) -> None:
         # Offline sources (folder:) list the whole round for the user before the first import.
-        prepare = getattr(self.source, "prepare", None)
-        if callable(prepare):
+        prepare = preparer(self.source)
+        if prepare is not None:
             prepare([s for s in plan.settings
-                     if not _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), s)])
+                     if self.capture.knob_space.find_same(s, self.capture.labelled_settings()) is None])
         for setting in plan.settings:
-            if _is_labelled(self.capture.knob_space, self.capture.labelled_settings(), setting):
+            if self.capture.knob_space.find_same(setting, self.capture.labelled_settings()) is not None:
                 continue
             self.log(f"round {plan.round}: labelling {self.capture.knob_space.format_setting(setting)}")
             self.capture.label(self.source, setting)

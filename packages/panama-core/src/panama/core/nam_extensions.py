@@ -110,7 +110,7 @@ def adapter(name: str, constructor: Callable[..., Any]) -> type:
 
 def load(path: Path, module_name: str, warn: Callable[[str], None]) -> ModuleType:
     """Run a NAM-style extension file with the stand-in ``nam`` and give it a ``register_nets`` hook."""
-    from panama.core.hookspecs import hookimpl
+    from panama.core.hookspecs import Register, hookimpl
 
     nets: dict[str, Callable[..., Any]] = {}
     datasets: list[str] = []
@@ -138,7 +138,7 @@ def load(path: Path, module_name: str, warn: Callable[[str], None]) -> ModuleTyp
     classes = {name: adapter(name, constructor) for name, constructor in nets.items()}
 
     @hookimpl
-    def register_nets(register: Any) -> None:
+    def register_nets(register: Register) -> None:
         for name, cls in classes.items():
             register(name, cls, f"NAM extension net from {path.name}")
 

@@ -29,7 +29,8 @@ import tomllib
 from panama.core.errors import PanamaError
 from panama.core.faults import crash_point
 from panama.core.fsutil import write_json_atomic, write_text_atomic
-from panama.core.knobs import KnobSetting, KnobSpace, parse_assignments
+from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.options import parse_pairs
 
 MAX_SNAPSHOTS = 1000
 INDEX_CSV, INDEX_JSON = "index.csv", "index.json"
@@ -70,7 +71,7 @@ def _grid_values(name: str, spec: str) -> list[float]:
 
 def grid(space: KnobSpace, text: str) -> list[Snapshot]:
     """``"gain=0:10:6,bass=5"``: every combination; knobs not named stay at their defaults."""
-    spec = parse_assignments(text, what="grid")
+    spec = parse_pairs(text, what="grid", example="--grid gain=0:10:6,bass=5")
     if not spec:
         raise PanamaError("the grid is empty", "write e.g. --grid gain=0:10:6,bass=5")
     axes = {}
@@ -100,7 +101,7 @@ def settings_file(space: KnobSpace, path: Path) -> list[Snapshot]:
     for name, value in data.items():
         where = f"{path.name}: preset {name!r}"
         if isinstance(value, str):
-            values: Mapping[str, Any] = parse_assignments(value, what=where)
+            values: Mapping[str, Any] = parse_pairs(value, what=where, example="crunch = \"gain=6,bass=4\"")
         elif isinstance(value, Mapping):
             values = value
         else:

@@ -112,10 +112,19 @@ class Problem:
 
 @dataclass
 class Registry:
+    """What discovery found: the components by kind and name, and everything that went wrong.
+
+    ``plugins`` maps each loaded plugin's pluggy name to where it came from, so a hook that
+    fails later (``register_commands``) is reported like one that failed at discovery;
+    ``errors`` keeps the exceptions behind ``problems`` for strict mode's ``raise … from``.
+    """
+
     components: dict[str, dict[str, Component]] = field(default_factory=lambda: {k: {} for k in KINDS})
     clashes: dict[tuple[str, str], list[Component]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     plugin_manager: pluggy.PluginManager | None = None
+    plugins: dict[str, _Plugin] = field(default_factory=dict, repr=False)
+    errors: list[BaseException] = field(default_factory=list, repr=False)
 
     def add(self, component: Component) -> None:
         table = self.components[component.kind]
@@ -271,7 +280,7 @@ def _broken(registry: Registry, plugin: _Plugin, exc: BaseException, doing: str)
     """Record a plugin that failed; warn now, or (strict) fail once discovery has seen them all."""
     message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (LookupError, PermissionError)) else str(exc)
     registry.problems.append(Problem(plugin.name, plugin.distribution, message))
-    registry._errors.append(exc)  # type: ignore[attr-defined]
+    registry.errors.append(exc)
     if show_tracebacks:
         import traceback
 
@@ -296,7 +305,7 @@ def _refuse_if_strict(registry: Registry) -> None:
               for (kind, name), rivals in registry.clashes.items()]
     if not parts:
         return
-    errors = registry._errors  # type: ignore[attr-defined]
+    errors = registry.errors
     raise PanamaError(
         f"PANAMA_STRICT_PLUGINS=1 and {len(parts)} plugin problem(s): " + "; ".join(parts),
         "fix or uninstall those plugins (pip uninstall NAME), or unset PANAMA_STRICT_PLUGINS to skip them "
@@ -306,35 +315,38 @@ def _refuse_if_strict(registry: Registry) -> None:
 
 def build_registry() -> Registry:
     registry = Registry()
-    registry._errors = []  # type: ignore[attr-defined]
     pm = pluggy.PluginManager("panama")
     pm.add_hookspecs(hookspecs)
     registry.plugin_manager = pm
-    owners: dict[int, _Plugin] = {}
     for plugin in _discover():
+        pluggy_name = f"{plugin.distribution}:{plugin.name}"
         try:
-            module = plugin.loader()
-            pm.register(module, name=f"{plugin.distribution}:{plugin.name}")
+            pm.register(plugin.loader(), name=pluggy_name)
         except Exception as exc:  # one broken plugin must never break the CLI
             _broken(registry, plugin, exc, "loading")
             continue
-        owners[id(module)] = plugin
+        registry.plugins[pluggy_name] = plugin
     for kind, hook_name in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order: built-ins first
-            plugin = owners[id(impl.plugin)]
-
-            def register(name: str, target: Any, summary: str = "", *, _k: str = kind, _p: _Plugin = plugin) -> None:
-                if not isinstance(name, str) or not name:
-                    raise TypeError(f"a {KIND_TITLES[_k]} name must be a non-empty string, got {name!r}")
-                registry.add(Component(_k, name, target, summary or _summary(target), _p.distribution, _p.version, _p.name))
-
+            plugin = registry.plugins[impl.plugin_name]
             try:
-                impl.function(register=register)
+                impl.function(register=_register_for(registry, kind, plugin))
             except Exception as exc:
                 _broken(registry, plugin, exc, f"registering {KIND_TITLES[kind]}s")
-    registry._owners = owners  # type: ignore[attr-defined]
     _refuse_if_strict(registry)
     return registry
+
+
+def _register_for(registry: Registry, kind: str, plugin: _Plugin) -> hookspecs.Register:
+    """The ``register`` callback one plugin's hook for one kind receives."""
+
+    def register(name: str, target: type[Any] | str, summary: str = "") -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a {KIND_TITLES[kind]} name must be a non-empty string, got {name!r}")
+        registry.add(Component(kind, name, target, summary or _summary(target), plugin.distribution,
+                               plugin.version, plugin.name))
+
+    return register
 
 
 def _summary(target: Any) -> str:
@@ -366,9 +378,8 @@ def register_commands(app: Any) -> None:
     pm = registry.plugin_manager
     if pm is None:
         return
-    owners = registry._owners  # type: ignore[attr-defined]
     for impl in pm.hook.register_commands.get_hookimpls():
-        plugin = owners[id(impl.plugin)]
+        plugin = registry.plugins[impl.plugin_name]
         try:
             impl.function(app=app)
         except Exception as exc:

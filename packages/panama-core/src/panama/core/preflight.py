@@ -27,13 +27,13 @@ def check_run_options(
     from panama.core.components import build, make_config
     from panama.core.plugins import KIND_TITLES, get_registry
     from panama.core.presets import get_preset
+    from panama.core.protocols import initial_design
 
     run_preset = get_preset(preset)
     options = {**run_preset.sampler_options.get(sampler, {}), **dict(sampler_options)}
-    built = build("sampler", sampler, options)
-    initial_design = getattr(built, "initial_design", None)
-    if initial_design:
-        build("sampler", str(initial_design), {})
+    design = initial_design(build("sampler", sampler, options))
+    if design:
+        build("sampler", design, {})
     net_name = net or run_preset.net
     cls = get_registry().get("net", net_name).load()
-    make_config(cls, {**run_preset.net_options, **dict(net_options)}, f"{KIND_TITLES['net']} {net_name!r}")
+    make_config(cls, {**run_preset.net_options, **dict(net_options)}, f"{KIND_TITLES['net']} {net_name!r}", name=net_name)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from panama.core.errors import PanamaError
-from panama.core.knobs import KnobSetting, KnobSpace, parse_assignments
+from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.options import parse_pairs
 
 FIXED_BLOCK = 65_536
 SWEEP_BLOCK = 1024
@@ -26,7 +27,7 @@ BATCH_SAMPLES = 1 << 19  # samples per forward pass (block + context, summed ove
 def parse_sweep(space: KnobSpace, text: str) -> dict[str, tuple[float, float]]:
     """``"gain=0:10,bass=10:0"`` → knob → (value at the start, value at the end)."""
     sweep = {}
-    for name, spec in parse_assignments(text, what="sweep").items():
+    for name, spec in parse_pairs(text, what="sweep", example="--sweep gain=0:10").items():
         parts = spec.split(":")
         if len(parts) != 2:
             raise PanamaError(f"sweep of {name!r}: {spec!r} is not from:to", "write e.g. --sweep gain=0:10")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from panama.core.errors import PanamaError
-from panama.core.files import write_text_atomic
+from panama.core.fsutil import write_text_atomic
 
 REPORT_DIR = "report"
 

@@ -1,5 +1,6 @@
 """Exporters: ``nam`` (a standard .nam snapshot), ``panama`` (the whole parametric model, JSON)
-and ``torchscript``. Each writes through a temporary file and a rename: nothing half-written.
+and ``torchscript``. Each writes through :mod:`panama.core.fsutil` (temp file, fsync, rename,
+fsync the folder): nothing half-written.
 """
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from panama.core.errors import PanamaError
-from panama.core.fsutil import atomic_path
+from panama.core.fsutil import atomic_path, write_text_atomic
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig
 from panama.models import loudness
@@ -31,23 +31,6 @@ PANAMA_FORMAT_VERSION = 1
 # NAM's user metadata fields (its ``UserMetadata``), copied into every .nam that sets them.
 NAM_USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model", "tone_type",
                    "input_level_dbu", "output_level_dbu")
-
-
-def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-    return path
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-
-    return _write_atomic(path, write)
 
 
 def _date() -> dict[str, int]:
@@ -201,7 +184,7 @@ class NamExporter:
         _no_options(options, "nam")
         snapshot = nam_snapshot(model, setting, nam_version, metadata=metadata, validation_esr=validation_esr,
                                 loudness_input=loudness_input)
-        return _write_json(Path(path), snapshot)
+        return write_text_atomic(path, json.dumps(snapshot))
 
 
 def encode_tensor(t: torch.Tensor) -> dict[str, Any]:
@@ -240,7 +223,7 @@ class PanamaExporter:
                          "at_default_setting": calibration(model)},
             "tensors": {name: encode_tensor(t) for name, t in net.state_dict().items()},
         }
-        return _write_json(Path(path), payload)
+        return write_text_atomic(path, json.dumps(payload))
 
 
 class _Scripted(nn.Module):
@@ -275,7 +258,9 @@ class TorchScriptExporter:
         scripted = torch.jit.script(_Scripted(model.net.eval()))
         extra = {"panama.json": json.dumps({"knobs": [k.model_dump() for k in model.knob_space],
                                             "sample_rate": int(model.sample_rate), "net": model.net_name})}
-        return _write_atomic(Path(path), lambda tmp: torch.jit.save(scripted, tmp, _extra_files=extra))
+        with atomic_path(path) as tmp:
+            torch.jit.save(scripted, str(tmp), _extra_files=extra)
+        return Path(path)
 
 
 def _no_options(options: dict[str, Any], name: str) -> None:

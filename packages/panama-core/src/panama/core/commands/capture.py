@@ -1,6 +1,6 @@
 """Capture commands: ``init``, ``label``, ``import`` and ``export-dataset``.
 
-Each command validates everything it can (paths, labeler, knobs, every audio file) before it
+Each command validates everything it can (paths, label source, knobs, every audio file) before it
 writes anything, so a bad argument never leaves a half-made capture behind.
 """
 
@@ -15,30 +15,31 @@ from panama.core.console import out, warning_line
 from panama.core.errors import PanamaError
 
 
-def _options(text: str | None) -> dict[str, str]:
-    from panama.core.knobs import parse_assignments
-
-    return parse_assignments(text, what="labeler option") if text else {}
-
-
 def init(
     directory: Annotated[Path, typer.Argument(help="The capture folder to create (must not exist or be empty).")],
     labeler: Annotated[str, typer.Option("--labeler", help="Label source: sim, pedalboard, vst:amp.vst3, lv2:URI, soundcard …")],
     input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp input WAV instead of a generated one.")] = None,
-    preset: Annotated[str, typer.Option(help="Generated signal length: tiny, quick (≈20 s) or full (≈3 min).")] = "quick",
+    signal: Annotated[str | None, typer.Option("--signal", help="Generated signal length: tiny, quick (≈20 s, the default) or full (≈3 min).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed for the signal, the sampler and training.")] = 0,
     channel: Annotated[int | None, typer.Option(help="Channel of a multichannel --input to use (0 = left).")] = None,
     budget: Annotated[int, typer.Option(help="Total number of settings to label.")] = 64,
     sampler: Annotated[str | None, typer.Option(help="Sampler for `panama run` (default ensemble-disagreement).")] = None,
-    labeler_options: Annotated[str | None, typer.Option("--labeler-options", help="Options for the label source: key=value,...")] = None,
+    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="Label source option name=value, repeatable.")] = None,
     meta: Annotated[str | None, typer.Option("--meta", help="What is captured, for every .nam: gear_make=Marshall,gear_model=JCM800,gear_type=amp,tone_type=crunch,modeled_by=…,input_level_dbu=…")] = None,
     sample_rate: Annotated[int | None, typer.Option("--sample-rate", min=8000, help="Capture at this rate (default 48000; an --input at another rate is refused unless this names it).")] = None,
+    old_preset: Annotated[str | None, typer.Option("--preset", hidden=True)] = None,
+    old_labeler_options: Annotated[list[str] | None, typer.Option("--labeler-options", hidden=True)] = None,
 ) -> None:
     """Create a capture folder: capture.json, input.wav (+ input.json) and the empty stores."""
     from panama.core.capture import Capture
+    from panama.core.commands.aliases import merged, renamed
     from panama.core.gear import parse_meta
+    from panama.core.options import parse_pairs
     from panama.core.signal import PRESETS
 
+    preset = renamed(signal, old_preset, new="--signal", old="--preset") or "quick"
+    options = parse_pairs(merged(labeler_option, old_labeler_options, new="--labeler-option", old="--labeler-options"),
+                          what="--labeler-option")
     if input_wav is None and preset not in PRESETS:
         raise PanamaError(f"unknown signal preset {preset!r}", f"choose one of: {', '.join(PRESETS)}")
     extra: dict[str, Any] = {"meta": parse_meta(meta).fields()}
@@ -48,11 +49,11 @@ def init(
         get_registry().get("sampler", sampler)  # unknown sampler → clear error, before writing
         extra["sampler"] = sampler
     capture = Capture.create(directory, labeler=labeler, input_wav=input_wav, preset=preset, seed=seed,
-                             channel=channel, budget=budget, labeler_options=_options(labeler_options),
+                             channel=channel, budget=budget, labeler_options=options,
                              sample_rate=sample_rate, **extra)
     x = capture.read_input()
     out.print(
-        f"created capture {directory}: labeler {labeler}, knobs {', '.join(capture.knob_space.names)}; "
+        f"created capture {directory}: label source {labeler}, knobs {', '.join(capture.knob_space.names)}; "
         f"input {len(x) / capture.sample_rate:.1f} s at {capture.sample_rate} Hz "
         f"({'your ' + str(input_wav) if input_wav else preset + ' signal'})"
     )
@@ -90,7 +91,7 @@ def label(
 def import_dataset(
     dataset: Annotated[Path, typer.Argument(help="knob_dataset.json ({'entries': [...]}).")],
     directory: Annotated[Path, typer.Argument(help="Capture folder: an existing capture or a new one.")],
-    labeler: Annotated[str, typer.Option("--labeler", help="Labeler recorded in a new capture.")] = "folder",
+    labeler: Annotated[str, typer.Option("--labeler", help="Label source recorded in a new capture.")] = "folder",
     channel: Annotated[int | None, typer.Option(help="Channel of multichannel files to use.")] = None,
     knob: Annotated[list[str] | None, typer.Option("--knob", help="Knob range name=min:max when the dataset declares none (repeatable).")] = None,
 ) -> None:

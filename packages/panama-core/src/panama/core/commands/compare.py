@@ -24,7 +24,7 @@ def compare(
     eval_settings: Annotated[int, typer.Option("--eval-settings", min=1, help="Held-out random settings every model is scored on.")] = 64,
     eval_seed: Annotated[int, typer.Option("--eval-seed", help="Seed of the held-out settings.")] = 12345,
     checkpoint_mode: Annotated[str, typer.Option("--checkpoint-mode", help="auto, prefix (train on the first k labels) or rerun (a budget-k run).")] = "auto",
-    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
+    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="Label source option name=value, repeatable.")] = None,
     sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="SAMPLER:name=value,..., repeatable, e.g. ensemble-disagreement:excerpt_seconds=0.1.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -44,7 +44,7 @@ def compare(
         run_compare,
     )
     from panama.core.errors import PanamaError
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
 
     if checkpoint_mode not in ("auto", "prefix", "rerun"):
         raise PanamaError(f"--checkpoint-mode {checkpoint_mode!r} is unknown", "choose auto, prefix or rerun")
@@ -52,11 +52,8 @@ def compare(
         points = [int(k) for k in parse_list(checkpoints, "--checkpoints")] if checkpoints else []
     except ValueError:
         raise PanamaError(f"--checkpoints {checkpoints!r} is not a comma list of integers", "e.g. --checkpoints 8,16,32") from None
-    options: dict[str, str] = {}
-    for item in labeler_option or []:
-        options.update(parse_assignments(item, what="--labeler-option"))
     spec = CompareSpec(
-        labeler=labeler, labeler_options=options, samplers=parse_list(samplers, "--samplers"),
+        labeler=labeler, labeler_options=parse_pairs(labeler_option, what="--labeler-option"), samplers=parse_list(samplers, "--samplers"),
         sampler_options=parse_sampler_options(sampler_option or []), budget=budget,
         seeds=parse_seeds(seeds), checkpoints=points, preset=preset, initial=initial, net=net,
         net_options={"preset": net_preset} if net_preset else {}, eval_settings=eval_settings,

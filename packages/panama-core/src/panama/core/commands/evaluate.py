@@ -15,7 +15,8 @@ def evaluate(
     settings: Annotated[int, typer.Option("--settings", "-n", min=1, help="How many random held-out settings to label and score.")] = 32,
     audio: Annotated[Path | None, typer.Option("--audio", help="A guitar DI WAV to evaluate on (default: the reamp signal's validation segment).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the held-out settings.")] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results to this JSON file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON to stdout (instead of the tables).")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json-file", help="Also write the results to this JSON file.")] = None,
     worst: Annotated[int, typer.Option(min=1, help="How many worst settings to list.")] = 5,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the tables.")] = False,
 ) -> None:
@@ -23,24 +24,27 @@ def evaluate(
 
     Writes DIR/evaluation.json and example WAVs of the worst and a typical setting.
     """
+    from panama.core.console import warning_line
     from panama.core.evaluate import EVALUATION_FILE, evaluate_capture, render_evaluation
     from panama.core.nam_outdir import evaluate_outdir, is_outdir
 
     if is_outdir(directory):  # a `panama train data.json model.json learning.json OUTDIR` run
         evaluation = evaluate_outdir(directory, worst=worst, json_out=json_out)
-        render_evaluation(evaluation, out, rows=worst)
-        out.print(f"written to {directory / EVALUATION_FILE}" + (f" and {json_out}" if json_out else ""))
-        return
-    evaluation = evaluate_capture(
-        directory, settings=settings, audio_path=audio, seed=seed, json_out=json_out, worst=worst,
-        log=(lambda m: None) if quiet else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
-    )
-    render_evaluation(evaluation, out, rows=worst)
-    from panama.core.console import warning_line
+    else:
+        evaluation = evaluate_capture(
+            directory, settings=settings, audio_path=audio, seed=seed, json_out=json_out, worst=worst,
+            log=(lambda m: None) if quiet or as_json else (lambda m: out.print(f"[cyan]•[/cyan] {m}")),
+        )
+    if as_json:  # stdout holds the JSON alone; notes go to stderr
+        import json
 
+        typer.echo(json.dumps(evaluation.model_dump(), indent=2))
+    else:
+        render_evaluation(evaluation, out, rows=worst)
     for note in evaluation.notes:
         warning_line(note)
-    out.print(f"written to {directory / EVALUATION_FILE}" + (f" and {json_out}" if json_out else ""))
+    if not as_json:
+        out.print(f"written to {directory / EVALUATION_FILE}" + (f" and {json_out}" if json_out else ""))
 
 
 def register(app: typer.Typer) -> None:

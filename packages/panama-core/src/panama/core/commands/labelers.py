@@ -23,19 +23,21 @@ def knob_rows(source: Any) -> list[dict[str, Any]]:
 @labelers_app.command("inspect")
 def inspect(
     spec: Annotated[str, typer.Argument(help="Label source, e.g. sim, vst:amp.vst3, lv2:URI.")],
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="name=value labeler option, repeatable.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="Label source option name=value, repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
+    old_option: Annotated[list[str] | None, typer.Option("--option", "-o", hidden=True)] = None,
 ) -> None:
     """List a label source's knobs: name, range, default and unit."""
+    from panama.core.commands.aliases import merged
     from panama.core.components import open_label_source
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
+    from panama.core.protocols import is_deterministic
 
-    options: dict[str, str] = {}
-    for item in option or []:
-        options.update(parse_assignments(item, what="--option"))
+    items = merged(labeler_option, old_option, new="--labeler-option", old="-o/--option")
+    options = parse_pairs(items, what="--labeler-option")
     with open_label_source(spec, options) as source:
         rows = knob_rows(source)
-        deterministic = bool(getattr(source, "deterministic", True))
+        deterministic = is_deterministic(source)
     if as_json:
         typer.echo(json.dumps({"labeler": spec, "deterministic": deterministic, "knobs": rows}, indent=2))
         return

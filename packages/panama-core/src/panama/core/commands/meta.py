@@ -14,7 +14,7 @@ from panama.core.console import out
 def meta(
     directory: Annotated[Path, typer.Argument(help="The capture folder.")],
     set_: Annotated[str | None, typer.Option("--set", help="Fields to set: gear_make=Marshall,gear_model=JCM800,tone_type=crunch (an empty value unsets).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the fields as JSON.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the fields as JSON to stdout.")] = False,
 ) -> None:
     """Show or set the gear metadata written into every exported .nam.
 
@@ -24,12 +24,12 @@ def meta(
     """
     from panama.core.capture import Capture
     from panama.core.gear import GearMeta, validate_meta
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
 
     capture = Capture.open(directory)
     current: GearMeta = capture.config.meta
     if set_:
-        changes = parse_assignments(set_, what="metadata")
+        changes = parse_pairs(set_, what="--set", example="--set gear_make=Marshall,tone_type=crunch")
         fields = current.fields()
         for name, value in changes.items():
             fields[name] = value or None

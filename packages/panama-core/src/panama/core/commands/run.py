@@ -22,8 +22,8 @@ def run(
     net_preset: Annotated[str | None, typer.Option("--net-preset", help="Net size preset, e.g. nano, feather, lite, standard.")] = None,
     preset: Annotated[str | None, typer.Option(help="Run preset: tiny, quick (CPU, ~10 min), good (CPU, ~1 h), paper (GPU).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for the whole run.")] = None,
-    sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="name=value, repeatable.")] = None,
-    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="name=value, repeatable.")] = None,
+    sampler_option: Annotated[list[str] | None, typer.Option("--sampler-option", help="Sampler option name=value, repeatable.")] = None,
+    labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="Label source option name=value, repeatable.")] = None,
     input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp WAV instead of the generated signal.")] = None,
     trainer: Annotated[list[str] | None, typer.Option("--trainer", help="Lightning Trainer setting name=value, repeatable "
                                                       "(accelerator=gpu, precision=bf16-mixed; one device: the loop trains in-process).")] = None,
@@ -32,8 +32,8 @@ def run(
 ) -> None:
     """Capture a device end to end: choose settings, label them, train, repeat, export."""
     from panama.core.commands.train import parse_trainer_options
-    from panama.core.knobs import parse_assignments
     from panama.core.loop import run_capture
+    from panama.core.options import parse_pairs
 
     summary = run_capture(
         directory,
@@ -45,8 +45,8 @@ def run(
         seed=seed,
         net=net,
         net_options={"preset": net_preset} if net_preset else None,
-        sampler_options=_options(sampler_option, parse_assignments),
-        labeler_options=_options(labeler_option, parse_assignments),
+        sampler_options=parse_pairs(sampler_option, what="--sampler-option") or None,
+        labeler_options=parse_pairs(labeler_option, what="--labeler-option") or None,
         input_wav=input_wav,
         sample_rate=sample_rate,
         progress=not quiet,
@@ -65,14 +65,7 @@ def run(
     out.print(table)
 
 
-def _options(items: list[str] | None, parse) -> dict[str, str] | None:
-    """Repeated ``name=value`` options, merged; a name given twice is refused, not overwritten."""
-    if not items:
-        return None
-    return parse(",".join(items), what="option")
-
-
-def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False) -> None:
     """Where a capture stands: points, rounds, last validation error, what comes next."""
     import json
 
@@ -97,7 +90,7 @@ def status(directory: Dir, as_json: Annotated[bool, typer.Option("--json")] = Fa
 def suggest(
     directory: Dir,
     n: Annotated[int, typer.Option("-n", min=1, help="How many settings to propose.")] = 4,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
 ) -> None:
     """Propose the next settings without labelling them (record them anywhere, then `panama add`)."""
     from panama.core.offline import suggest_settings

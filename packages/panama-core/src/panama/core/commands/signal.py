@@ -1,4 +1,4 @@
-"""``panama signal OUT.wav --preset quick|full``: write the reamp signal and its segments."""
+"""``panama signal OUT.wav --signal quick|full``: write the reamp signal and its segments."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from panama.core.errors import PanamaError
 
 def signal(
     output: Annotated[Path, typer.Argument(help="Where to write the signal (.wav); segments go to the same name .json.")],
-    preset: Annotated[str, typer.Option(help="Length: tiny (≈3 s, tests), quick (≈20 s) or full (≈3 min).")] = "quick",
+    signal_: Annotated[str | None, typer.Option("--signal", help="Length: tiny (≈3 s, tests), quick (≈20 s, the default) or full (≈3 min).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same samples.")] = 0,
     sample_rate: Annotated[int, typer.Option("--sample-rate", help="Sample rate in Hz.")] = 48_000,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    old_preset: Annotated[str | None, typer.Option("--preset", hidden=True)] = None,
 ) -> None:
     """Write the reamp signal: silence, latency blips, validation copies, sweeps, noise, guitar."""
+    from panama.core.commands.aliases import renamed
     from panama.core.signal import PRESETS, make_signal
+
+    preset = renamed(signal_, old_preset, new="--signal", old="--preset") or "quick"
 
     if output.suffix.lower() != ".wav":
         raise PanamaError(f"{output}: the signal is written as WAV", "give a file name ending in .wav")
@@ -32,7 +36,7 @@ def signal(
     result = make_signal(preset, sample_rate=sample_rate, seed=seed)
     result.save(output)
     out.print(
-        f"wrote {output} ({result.duration:.1f} s, {result.sample_rate} Hz, preset {preset}, seed {seed}) "
+        f"wrote {output} ({result.duration:.1f} s, {result.sample_rate} Hz, signal {preset}, seed {seed}) "
         f"and {output.with_suffix('.json')} (segment positions)"
     )
 

@@ -1,6 +1,6 @@
 """``panama train``: from a capture directory, or from NAM-style JSON configs.
 
-``panama train DIR --net wavenet --preset feather`` trains on every labelled setting of the
+``panama train DIR --net wavenet --net-preset feather`` trains on every labelled setting of the
 capture and writes ``DIR/models/model.pt`` (best checkpoint) and ``DIR/models/curves.json``.
 ``panama train data.json model.json learning.json OUTDIR`` reads NAM's three config files
 (extended with knob settings per dataset entry) and writes the same two files into OUTDIR.
@@ -39,7 +39,7 @@ def _summary(model: Any, where: Path) -> None:
 def train(
     paths: Annotated[list[Path], typer.Argument(help="A capture DIR, or data.json model.json learning.json OUTDIR.", show_default=False)],
     net: Annotated[str | None, typer.Option(help="Net to train (capture mode): wavenet or lstm.")] = None,
-    preset: Annotated[str | None, typer.Option(help="Size preset: nano, feather, lite, standard.")] = None,
+    net_preset: Annotated[str | None, typer.Option("--net-preset", help="Net size preset: nano, feather, lite, standard.")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (passes over the labelled audio).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Segments per batch.")] = None,
@@ -56,12 +56,16 @@ def train(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     resume: Annotated[bool, typer.Option("--continue", help="Capture mode: start from the capture's current model "
                                          "(same net and preset) instead of from scratch, e.g. to train a quick capture longer.")] = False,
+    old_preset: Annotated[str | None, typer.Option("--preset", hidden=True)] = None,
 ) -> None:
     """Train a parametric model on a capture, or from NAM-style JSON configs (or a knob dataset JSON)."""
     from pydantic import ValidationError
 
+    from panama.core.commands.aliases import renamed
     from panama.core.errors import format_validation_error
     from panama.core.train import Recipe, fit
+
+    preset = renamed(net_preset, old_preset, new="--net-preset", old="--preset")
 
     overrides = _overrides(steps=steps, epochs=epochs, batch_size=batch_size, segment_length=segment_length,
                            lr=lr, loss=loss, seed=seed, num_threads=threads)
@@ -72,7 +76,7 @@ def train(
         from panama.core.train.nam_config import load_plan
 
         if net is not None or preset is not None or resume:
-            raise PanamaError("--net/--preset/--continue apply to a capture directory",
+            raise PanamaError("--net/--net-preset/--continue apply to a capture directory",
                               "set the net in model.json; resume a config run with trainer_fit_kwargs.ckpt_path")
         plan = load_plan(*paths[:3], knob_ranges=parse_knob_ranges(knob))
         for note in plan.notes:
@@ -140,15 +144,15 @@ def train(
 def parse_trainer_options(items: list[str] | None) -> dict[str, Any]:
     """``--trainer devices=2 --trainer strategy=ddp`` → Lightning Trainer keyword arguments.
 
-    Values are read as JSON where they parse (``2``, ``true``, ``[0, 1]``), else kept as text.
+    One setting per flag, so a value may hold commas (``devices=[0,1]``); values are read as
+    JSON where they parse (``2``, ``true``, ``[0, 1]``), else kept as text.
     """
     import json
 
+    from panama.core.options import parse_pairs
+
     settings: dict[str, Any] = {}
-    for item in items or []:  # one setting per flag, so a value may hold commas (devices=[0,1])
-        key, sep, text = (part.strip() for part in item.partition("="))
-        if not sep or not key:
-            raise PanamaError(f"--trainer {item!r} is not of the form name=value", "e.g. --trainer devices=2")
+    for key, text in parse_pairs(items, what="--trainer", example="--trainer devices=2", separators="").items():
         try:
             settings[key] = json.loads(text)
         except ValueError:
@@ -158,16 +162,15 @@ def parse_trainer_options(items: list[str] | None) -> dict[str, Any]:
 
 def parse_knob_ranges(items: list[str] | None) -> dict[str, tuple[float, float]] | None:
     """``--knob gain=0:10`` → ``{"gain": (0.0, 10.0)}``."""
-    from panama.core.knobs import parse_assignments
+    from panama.core.options import parse_pairs
 
     ranges: dict[str, tuple[float, float]] = {}
-    for item in items or []:
-        for name, text in parse_assignments(item, what="knob range").items():
-            try:
-                lo, hi = (float(v) for v in text.split(":"))
-            except ValueError:
-                raise PanamaError(f"--knob {name}={text}: expected name=min:max", "e.g. --knob gain=0:10") from None
-            ranges[name] = (lo, hi)
+    for name, text in parse_pairs(items, what="--knob", example="--knob gain=0:10").items():
+        try:
+            lo, hi = (float(v) for v in text.split(":"))
+        except ValueError:
+            raise PanamaError(f"--knob {name}={text}: expected name=min:max", "e.g. --knob gain=0:10") from None
+        ranges[name] = (lo, hi)
     return ranges or None
 
 

@@ -22,6 +22,7 @@ import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from panama.core.errors import PanamaError
+from panama.core.protocols import supports_members
 from panama.core.train.data import TrainingData
 from panama.core.train.recipe import Recipe
 from panama.core.train.stack import LoopStack
@@ -38,7 +39,7 @@ def member_seeds(seed: int, members: int) -> list[int]:
 
 def run_net(net: Any, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
     """``x[B, M, T]``, ``knobs[B, M, K]`` → ``[B, M, T']`` for stacked and plain nets alike."""
-    if isinstance(net, LoopStack) or getattr(net, "supports_members", False):
+    if isinstance(net, LoopStack) or supports_members(net):
         return net(x, knobs)
     return net(x[:, 0], knobs[:, 0]).unsqueeze(1)
 

@@ -26,11 +26,12 @@ def build_net(name: str, options: dict[str, Any], *, members: int = 1, seeds: li
     """Instantiate net ``name`` from the registry; ``members > 1`` stacks M of them in one module."""
     from panama.core.components import make_config
     from panama.core.plugins import get_registry
+    from panama.core.protocols import supports_members
 
     cls = get_registry().get("net", name).load()
-    config = make_config(cls, options, f"net {name!r}")
+    config = make_config(cls, options, f"net {name!r}", name=name)
     seeds = list(seeds) if seeds is not None else [0] * members
-    if getattr(cls, "supports_members", False):
+    if supports_members(cls):
         return cls(config, members=members, seeds=seeds)
     if members == 1:
         import torch
