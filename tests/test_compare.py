@@ -57,16 +57,28 @@ def test_checkpoints_always_end_at_the_budget():
 
 
 def test_checkpoint_mode_prefix_for_nested_designs_rerun_for_budget_dependent_ones():
-    assert checkpoint_mode("random", "auto") == "prefix"
-    assert checkpoint_mode("ensemble-disagreement", "auto") == "prefix"
-    assert checkpoint_mode("lhs-corners", "auto") == "rerun"
-    assert checkpoint_mode("lhs", "auto") == "rerun"
-    assert checkpoint_mode("lhs", "prefix") == "prefix"
+    """Each built-in sampler declares its design kind; the core names none of them."""
+    from panama.core.plugins import get_registry
+
+    registry = get_registry()
+    modes = {name: checkpoint_mode("auto", registry.get("sampler", name).load())
+             for name in ("random", "sobol", "beta", "ensemble-disagreement", "ensemble-diverse",
+                          "lhs", "lhs-corners", "grid")}
+    assert modes == {"random": "prefix", "sobol": "prefix", "beta": "prefix", "ensemble-disagreement": "prefix",
+                     "ensemble-diverse": "prefix", "lhs": "rerun", "lhs-corners": "rerun", "grid": "rerun"}
+    assert checkpoint_mode("prefix", registry.get("sampler", "lhs").load()) == "prefix"
 
     class Declares:
         nested_design = True
 
-    assert checkpoint_mode("my-sampler", "auto", Declares) == "prefix"
+    class Silent:  # undeclared: rerun, the mode that is always correct
+        pass
+
+    class Unclear:
+        nested_design = "yes"  # only a real bool counts
+
+    assert checkpoint_mode("auto", Declares) == "prefix"
+    assert checkpoint_mode("auto", Silent) == checkpoint_mode("auto", Unclear) == "rerun"
 
 
 def _result(sampler: str, seed: int, k: int, mse: float) -> CheckpointResult:
@@ -201,4 +213,9 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     text = results.read_text()
     assert text.count(bench.MARK_START) == 1 and "new" in text and "old" not in text and "keep me" in text
     assert bench.SIZES["full"]["seeds"] == 3
-    assert bench.SAMPLERS == ["random", "lhs-corners", "ensemble-disagreement", "ensemble-diverse"]
+    # the issue's samplers: random, lhs, lhs-corners, the paper's method and the shipped learner
+    assert {"random", "lhs", "lhs-corners", "ensemble-disagreement", "ensemble-diverse"} <= set(bench.SAMPLERS)
+    # --jobs: every sampler in exactly one part, the costly learners spread over the parts
+    parts = bench.partition(bench.SAMPLERS, 2)
+    assert sorted(s for part in parts for s in part) == sorted(bench.SAMPLERS)
+    assert [sum(bench.COST.get(s, 1.0) for s in part) for part in parts] == [5.0, 5.0]
