@@ -150,8 +150,8 @@ def variant(name: str) -> dict[str, Any]:
 def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
     """Training arrays and held-out targets for ``name``, labelled once and cached."""
     from panama.core.components import open_label_source
-    from panama.core.evaluate import device_predict, draw_heldout_settings, label_targets, signal_audio
     from panama.core.signal import make_signal
+    from panama.core.study.heldout import device_predict, draw_heldout_settings, label_targets, signal_audio
 
     spec = DATASETS[name]
     cache = outdir / f"{name}.npz"
@@ -186,7 +186,7 @@ def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dic
     import torch
 
     from panama.core import train
-    from panama.core.evaluate import score_settings, summarise
+    from panama.core.study.heldout import score_settings, summarise
 
     torch.set_num_threads(threads)
     recipe = train.Recipe(**{**spec.get("recipe", {}), "num_threads": threads})

@@ -91,7 +91,7 @@ def run_minutes(outdir: Path, sampler: str, seeds: list[int]) -> float | None:
     """Mean wall minutes of the budget run (journal: created → last model), over seeds."""
     import json
 
-    from panama.core.compare import run_directory
+    from panama.core.study.comparison import run_directory
 
     spans = []
     for seed in seeds:
@@ -108,7 +108,7 @@ def run_minutes(outdir: Path, sampler: str, seeds: list[int]) -> float | None:
 def section(result, size: str, seconds: float, outdir: Path, command: str = "",
             floors: dict[str, dict[str, float]] | None = None) -> str:
     """The Markdown section: configuration, the table, ratios, and the verdict on the goal."""
-    from panama.core.compare import ratios
+    from panama.core.study.comparison import ratios
 
     spec = result.spec
     curve = result.curve
@@ -134,6 +134,10 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
         "",
         f"ensemble-disagreement options (from the run preset): {_ed_options(spec.preset)}.",
         "",
+        "Seeds finished at the budget: " + ", ".join(
+            f"{name} {next((p.seeds for p in curve if p.sampler == name and p.k == spec.budget), 0)}" for name in samplers)
+        + " (a sampler with fewer seeds than asked for was cut short for time).",
+        "",
         "Held-out validation MSE, mean ± std over seeds (lower is better):",
         "",
         "| labelled | " + " | ".join(samplers) + " |",
@@ -158,8 +162,8 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     final = spec.budget
     if floors:
-        lines += ["", f"At {final} settings: the final model on its own training settings (same audio; the room a "
-                  "sampler has is held-out / training-settings ESR), and the wall minutes of a budget run "
+        lines += ["", f"At {final} settings: the final model on its own training settings (the validation segment of its own "
+                  "input; the room a sampler has is held-out / training-settings ESR), and the wall minutes of a budget run "
                   "(journal, created → final model; parts ran side by side, one thread each):", "",
                   "| sampler | training-settings MSE | training-settings median ESR | held-out / training median ESR | run minutes |",
                   "|---|---:|---:|---:|---:|"]
@@ -222,7 +226,6 @@ def run_parts(args: argparse.Namespace, outdir: Path, samplers: list[str], jobs:
     """Run each group of samplers in its own process (one thread) and folder, then link their runs
     into ``outdir`` so that the in-process comparison finds every run and checkpoint finished.
     Resumable like a single process: each part resumes in its own folder."""
-    import shutil
     import subprocess
 
     same = [f"--{name}={value}" for name, value in (("labeler", args.labeler), ("budget", args.budget),
@@ -239,41 +242,48 @@ def run_parts(args: argparse.Namespace, outdir: Path, samplers: list[str], jobs:
     failed = [str(folder) for folder, proc in parts if proc.wait() != 0]
     if failed:
         raise SystemExit(f"part(s) failed: {', '.join(failed)}; see {outdir / 'parts'}/*.log, then run again to resume")
+    merge_parts(outdir)
+
+
+def merge_parts(outdir: Path) -> None:
+    """Hard-link every part's runs (``OUTDIR/parts/*/runs/*``) and the held-out set into ``outdir``."""
+    import shutil
+
     (outdir / "runs").mkdir(parents=True, exist_ok=True)
-    for folder, _ in parts:
-        if not (outdir / "heldout.npz").exists():
+    for folder in sorted((outdir / "parts").glob("*/")) if (outdir / "parts").is_dir() else []:
+        if not (outdir / "heldout.npz").exists() and (folder / "heldout.npz").exists():
             shutil.copy2(folder / "heldout.npz", outdir / "heldout.npz")
-        for run in (folder / "runs").iterdir():
+        for run in (folder / "runs").iterdir() if (folder / "runs").is_dir() else []:
             if not (outdir / "runs" / run.name).exists():
                 shutil.copytree(run, outdir / "runs" / run.name, copy_function=os.link)
 
 
-def fit_floor(outdir: Path, samplers: list[str], seeds: list[int]) -> dict[str, dict[str, float]]:
+def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) -> dict[str, dict[str, float]]:
     """Per sampler, means over seeds of the final model's error on the settings it was trained
-    on (mean MSE, median ESR), scored on the same held-out audio (the labels' own recordings).
+    on (mean MSE, median ESR), scored on the validation segment of that run's own input (each
+    seed's signal is its own, so the labels' recordings are of that one).
 
     Where a net underfits, no choice of settings brings held-out error much below what it reaches
     on its own training settings: held-out / training-settings ESR is the room a sampler has.
     (MSE is compared less well: it depends on how loud the chosen settings are.)"""
     import numpy as np
 
-    from panama.core.capture import Capture
-    from panama.core.compare import HELDOUT_FILE, Heldout, run_directory
-    from panama.core.evaluate import recorded_targets, score_settings
+    from panama.core.capture.store import Capture
+    from panama.core.study.comparison import run_directory
+    from panama.core.study.heldout import capture_audio, recorded_targets, score_settings
     from panama.core.train.records import load_final_model
 
-    heldout = Heldout.load(outdir / HELDOUT_FILE)
     floors: dict[str, dict[str, float]] = {}
     for sampler in samplers:
         values: list[tuple[float, float]] = []
         for seed in seeds:
             directory = run_directory(outdir, sampler, seed)
-            if not Capture.exists(directory):
-                continue
+            if not (directory / "checkpoints" / f"k{budget:04d}.json").exists():
+                continue  # not run, or not finished
             capture = Capture.open(directory)
-            settings, targets = recorded_targets(capture, heldout.audio, capture.labels())
-            scores = score_settings(load_final_model(capture).predict, targets, heldout.audio, settings,
-                                    capture.knob_space)
+            audio = capture_audio(capture)
+            settings, targets = recorded_targets(capture, audio, capture.labels())
+            scores = score_settings(load_final_model(capture).predict, targets, audio, settings, capture.knob_space)
             values.append((float(np.mean([s.mse for s in scores])), float(np.median([s.esr for s in scores]))))
         if values:
             floors[sampler] = {"mse": float(np.mean([v[0] for v in values])),
@@ -300,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=None, help="override the size's budget")
     parser.add_argument("--checkpoints", default=None, help="comma list of checkpoints (override)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (override)")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: write the section from the runs and checkpoints already under OUTDIR "
+                             "(and OUTDIR/parts/*); a sampler and seed not finished is left out")
     parser.add_argument("--jobs", type=int, default=1,
                         help="run the samplers in this many processes (one thread each), then merge")
     args = parser.parse_args(argv)
@@ -314,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from panama.core.compare import CompareSpec, render_compare, run_compare
     from panama.core.console import out
+    from panama.core.study.comparison import CompareSpec, render_compare, run_compare
 
     register_bench_preset()
 
@@ -330,12 +343,18 @@ def main(argv: list[str] | None = None) -> int:
         preset=cfg["preset"], initial=cfg["initial"], eval_settings=cfg["eval_settings"],
     )
     started = time.perf_counter()
-    if args.jobs > 1:
-        run_parts(args, outdir, spec.samplers, args.jobs)
-    result = run_compare(outdir, spec, progress=False, log=lambda m: out.print(f"[cyan]•[/cyan] {m}"))
+    if args.collect:
+        from panama.core.study.comparison import HELDOUT_FILE, Heldout, collect
+
+        merge_parts(outdir)
+        result = collect(outdir, spec, Heldout.load(outdir / HELDOUT_FILE))
+    else:
+        if args.jobs > 1:
+            run_parts(args, outdir, spec.samplers, args.jobs)
+        result = run_compare(outdir, spec, progress=False, log=lambda m: out.print(f"[cyan]•[/cyan] {m}"))
     seconds = time.perf_counter() - started
     render_compare(result.curve, out)
-    floors = fit_floor(outdir, spec.samplers, list(spec.seeds))
+    floors = fit_floor(outdir, spec.samplers, list(spec.seeds), spec.budget)
     write_section(results, section(result, size, seconds, outdir, command, floors))
     out.print(f"{seconds / 60:.1f} min; section written to {results}")
     return 0

@@ -16,7 +16,7 @@ import soundfile as sf
 from capture_helpers import SR, one_line, tree_digest, write
 from panama.amps.sim import SimAmp
 from panama.core.audio import read_wav
-from panama.core.capture import Capture, CaptureConfig
+from panama.core.capture.store import Capture, CaptureConfig
 from panama.core.cli import run
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSpace

@@ -24,7 +24,7 @@ from capture_helpers import run_cli
 from panama.amps.sim import SimAmp
 from panama.core import faults
 from panama.core.audio import read_wav
-from panama.core.capture import Capture
+from panama.core.capture.store import Capture
 
 SETTINGS = [
     {"gain": 0.1, "bass": 0.9},
@@ -153,7 +153,7 @@ def test_lock_of_a_killed_writer_is_free(template: Path, tmp_path: Path) -> None
     root = _copy(template, tmp_path / "cap")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys,time\nfrom panama.core.capture import Capture\n"
+         "import sys,time\nfrom panama.core.capture.store import Capture\n"
          "c=Capture.open(sys.argv[1])\nwith c.lock():\n    print('locked',flush=True)\n    time.sleep(60)",
          str(root)],
         stdout=subprocess.PIPE, text=True,

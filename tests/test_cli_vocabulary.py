@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from capture_helpers import one_line
-from panama.core.capture import Capture
+from panama.core.capture.store import Capture
 from panama.core.cli import run
 
 OLD_NOTE = "the old spelling goes in the next release"

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from panama.core.compare import (
+from panama.core.errors import PanamaError
+from panama.core.knobs import KnobSpace
+from panama.core.study.comparison import (
     CheckpointResult,
     CompareSpec,
     aggregate,
@@ -22,8 +24,6 @@ from panama.core.compare import (
     render_compare,
     too_close,
 )
-from panama.core.errors import PanamaError
-from panama.core.knobs import KnobSpace
 
 
 def test_seeds_and_lists():
@@ -165,8 +165,8 @@ def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
     assert not (out / "runs" / "random-seed0-n2").exists()
 
     # the same held-out settings for every run, distinct from every labelled one
-    from panama.core.capture import Capture
-    from panama.core.compare import Heldout
+    from panama.core.capture.store import Capture
+    from panama.core.study.comparison import Heldout
 
     heldout = Heldout.load(out / "heldout.npz")
     for run in ("random-seed0", "lhs-corners-seed0", "lhs-corners-seed0-n2"):

@@ -168,7 +168,7 @@ def test_anchored_scores_do_not_chase_near_silent_settings(score) -> None:
 
 def test_compare_scores_it_on_prefixes_of_its_run() -> None:
     from panama.acquisition.diverse import EnsembleDiverseSampler
-    from panama.core.compare import checkpoint_mode
+    from panama.core.study.comparison import checkpoint_mode
 
     assert checkpoint_mode("auto", EnsembleDiverseSampler) == "prefix"
 

@@ -19,7 +19,7 @@ train = pytest.importorskip("panama.core.train")
 
 @pytest.mark.slow
 def test_loop_warm_starts_members_and_journals_the_fallback(tmp_path: Path) -> None:
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.loop import Loop
 
     # competence_esr so low that no ensemble passes: every active round is space-filling.
@@ -47,7 +47,7 @@ def test_loop_warm_starts_members_and_journals_the_fallback(tmp_path: Path) -> N
     assert any("from rounds/01/ensemble.pt" in line for line in logged)
     assert any("not competent" in line for line in logged)
     # the report says, per round, what the members were like and why the round fell back
-    from panama.core.report import build_report
+    from panama.core.study.report_html import build_report
 
     page = build_report(capture.root).read_text()
     assert "Active learning rounds" in page and "Round 2: ensemble-diverse" in page

@@ -11,7 +11,9 @@ from scipy.signal import lfilter
 
 from panama.core.audio import esr
 from panama.core.errors import PanamaError
-from panama.core.evaluate import (
+from panama.core.fsutil import write_json_atomic
+from panama.core.knobs import Knob, KnobSpace
+from panama.core.study.heldout import (
     EvalAudio,
     draw_heldout_settings,
     file_audio,
@@ -24,8 +26,6 @@ from panama.core.evaluate import (
     summarise,
     validation_range,
 )
-from panama.core.fsutil import write_json_atomic
-from panama.core.knobs import Knob, KnobSpace
 
 SR = 8000
 SPACE = KnobSpace.of("gain", "tone", Knob(name="level", minimum=-12, maximum=0, default=-6, unit="dB"))
@@ -177,8 +177,8 @@ def _sim():
 
 @pytest.mark.slow
 def test_sim_against_itself_is_exactly_zero_and_a_wrong_model_is_large(trained_capture):
-    from panama.core.capture import Capture
-    from panama.core.evaluate import capture_audio, device_predict, device_targets
+    from panama.core.capture.store import Capture
+    from panama.core.study.heldout import capture_audio, device_predict, device_targets
 
     capture = Capture.open(trained_capture)
     audio = capture_audio(capture)
@@ -200,8 +200,8 @@ def test_sim_against_itself_is_exactly_zero_and_a_wrong_model_is_large(trained_c
 @pytest.mark.slow
 def test_evaluate_capture_writes_json_and_examples(trained_capture, tmp_path):
     from eval_helpers import copy_capture
-    from panama.core.capture import Capture
-    from panama.core.evaluate import EVALUATION_FILE, evaluate_capture
+    from panama.core.capture.store import Capture
+    from panama.core.study.heldout import EVALUATION_FILE, evaluate_capture
 
     root = copy_capture(trained_capture, tmp_path / "amp")
     evaluation = evaluate_capture(root, settings=5, seed=3, json_out=tmp_path / "e.json")
@@ -257,7 +257,7 @@ def test_evaluate_cli_on_a_guitar_file_and_bad_inputs(trained_capture, tmp_path,
 
 @pytest.mark.slow
 def test_evaluate_without_a_model_is_one_clear_line(tmp_path, panama):
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     Capture.create(tmp_path / "amp", labeler="sim", preset="tiny")
     done = panama("evaluate", str(tmp_path / "amp"))
@@ -268,7 +268,7 @@ def test_evaluate_without_a_model_is_one_clear_line(tmp_path, panama):
 # ------------------------------------------------------------- held-out recordings (real amps)
 @pytest.mark.slow
 def test_holdout_recordings_are_kept_apart_from_training(tmp_path, panama):
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     root = tmp_path / "amp"
     Capture.create(root, labeler="sim", preset="tiny")
@@ -296,8 +296,8 @@ def test_holdout_recordings_are_kept_apart_from_training(tmp_path, panama):
 @pytest.mark.slow
 def test_evaluate_a_recorded_amp_on_its_holdout_recordings(tmp_path, panama, panama_home):
     from eval_helpers import install_noisy_extension, tiny_capture
-    from panama.core.capture import Capture
-    from panama.core.evaluate import capture_audio
+    from panama.core.capture.store import Capture
+    from panama.core.study.heldout import capture_audio
 
     install_noisy_extension(panama_home)
     root = tiny_capture(tmp_path / "amp", labeler="noisy-sim")

@@ -116,7 +116,7 @@ def test_drift_between_validation_copies_is_a_warning(source, x, tmp_path) -> No
 
 
 def test_capture_imports_from_the_folder(tmp_path, x) -> None:
-    capture_module = pytest.importorskip("panama.core.capture", reason="the capture store is not merged yet")
+    capture_module = pytest.importorskip("panama.core.capture.store", reason="the capture store is not merged yet")
     from panama.amps.knobspec import parse_inline
 
     capture = capture_module.Capture.create(tmp_path / "cap", labeler=f"folder:{tmp_path / 'takes'}",
@@ -137,7 +137,7 @@ def test_panama_run_lists_a_whole_round_then_imports_it(panama, tmp_path, x) -> 
     """`panama run --labeler folder:…` stops with the round's list; after the files are dropped
     in, the same command imports them all."""
     from panama.core.audio import read_wav
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     takes, cap = tmp_path / "takes", tmp_path / "cap"
     command = ("run", str(cap), "--labeler", f"folder:{takes},knobs=gain:0:10,bass:0:10",

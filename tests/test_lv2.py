@@ -162,7 +162,7 @@ def test_cli_capture_labels_through_studiopre(panama, tmp_path) -> None:
     for setting in ("volume=0.3,master=0.3", "bright=1,volume=0.6,treble=0.9,master=0.2"):
         done = panama("label", str(cap), "--setting", setting)
         assert done.returncode == 0, done.stderr
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(cap)
     data = capture.dataset()

@@ -382,7 +382,7 @@ def test_trainer_settings_reach_panama_train_and_run(tmp_path, capsys) -> None:
     """``--trainer`` goes to Lightning from ``panama train DIR`` and ``panama run``; the loop
     trains in its own process, so data-parallel settings are refused there with the way out."""
     from panama.amps.sim import SimAmp
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     root = tmp_path / "amp"
     capture = Capture.create(root, labeler="sim", preset="tiny")
@@ -467,7 +467,7 @@ def test_knob_ranges_from_the_command_line_and_the_evaluate_hint_for_imports(tmp
     assert run(["import", str(tmp_path / "kd.json"), str(tmp_path / "cap"), "--knob", "bass=0:10"]) == 0
     err = capsys.readouterr().err
     assert "guessed" not in err  # levels ≤ 1 on a 0–10 dial: the range comes from --knob, not from the levels
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     assert Capture.open(tmp_path / "cap").knob_space["bass"].maximum == 10
     assert run(["train", str(tmp_path / "cap"), "--preset", "nano", "--steps", "2", "--batch-size", "2",

@@ -55,7 +55,7 @@ def test_continued_values_keep_lists_whole() -> None:
 def test_every_reader_of_name_value_text_goes_through_it() -> None:
     """Knob settings, label source specs, trainer settings and the amps' maps: same rules."""
     from panama.amps.options import split_pairs
-    from panama.core.commands.train import parse_knob_ranges, parse_trainer_options
+    from panama.core.commands.training import parse_knob_ranges, parse_trainer_options
     from panama.core.components import _option_pairs
     from panama.core.knobs import Knob, KnobSpace, parse_assignments
 

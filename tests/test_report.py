@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from panama.core.fsutil import write_text_atomic
-from panama.core.report import (
+from panama.core.study.report_html import (
     Section,
     audio_uris,
     curve_series,

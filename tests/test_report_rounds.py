@@ -9,7 +9,7 @@ import pytest
 
 from panama.core.components import build
 from panama.core.fsutil import write_json_atomic
-from panama.core.report_rounds import plot_member_esr, read_rounds, rounds_sections
+from panama.core.study.report_rounds import plot_member_esr, read_rounds, rounds_sections
 from test_active import SOME_LABELS, SPACE, TARGET, context
 from test_diverse import Metered
 

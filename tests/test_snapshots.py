@@ -120,7 +120,7 @@ def test_pack_from_a_capture_resumes_after_a_kill(trained_capture: Path, tmp_pat
     assert json.loads((folder / names[0]).read_text())["metadata"]["panama"]["loudness_input_file"] == "di.wav"
 
     # a single export at a recorded setting carries the ESR measured there
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     label = Capture.open(root).labels()[0]
     text = ",".join(f"{k}={v!r}" for k, v in label.setting.items())

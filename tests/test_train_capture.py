@@ -11,7 +11,7 @@ import torch
 from panama.core.cli import run
 
 torch.set_num_threads(1)
-capture_mod = pytest.importorskip("panama.core.capture")
+capture_mod = pytest.importorskip("panama.core.capture.store")
 sim = pytest.importorskip("panama.amps.sim")
 
 

@@ -79,7 +79,7 @@ def test_in_process_mode_runs_the_same_host() -> None:
 
 
 def test_capture_stays_intact_and_resumes(tmp_path) -> None:
-    capture_module = pytest.importorskip("panama.core.capture", reason="the capture store is not merged yet")
+    capture_module = pytest.importorskip("panama.core.capture.store", reason="the capture store is not merged yet")
     from panama.core.knobs import Knob, KnobSpace
 
     space = KnobSpace(knobs=(Knob(name="gain", minimum=0.0, maximum=1.0, default=0.5),))
@@ -115,6 +115,6 @@ def test_cli_a_crashing_plugin_costs_one_setting(panama, panama_home, tmp_path) 
     assert done.stderr.startswith("error:") and "crashed (SIGSEGV) while labelling gain=0.95" in done.stderr
     assert "Traceback" not in done.stderr
     assert panama("label", str(cap), "--setting", "gain=0.3", env=env).returncode == 0
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     assert sorted(label.setting["gain"] for label in Capture.open(cap).labels()) == [0.3, 0.5]

@@ -68,7 +68,7 @@ class Work:
     def hold_lock(self) -> None:
         """Hold the capture's writer lock as another writer would (flock is per open file, so a
         second open in this process conflicts exactly like another process)."""
-        from panama.core.capture import Capture
+        from panama.core.capture.store import Capture
 
         context = Capture.open(self.cap).lock()
         context.__enter__()
@@ -164,7 +164,7 @@ def digest(work: Work) -> dict[str, str]:
 
 def labels_intact(work: Work) -> list[int]:
     """After recovery: every journalled training label readable, no index or setting twice."""
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(work.cap)
     with capture.lock():  # taking the lock runs the repair a next writer would

@@ -120,7 +120,7 @@ def read_only_parent(work: Work) -> None:
 
 # -------------------------------------------------------------------------------- checks
 def relabel_repairs(work: Work, before: dict[str, str]) -> None:
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(work.cap)
     assert capture.damaged_labels() == [] and len(capture.labels()) == 4

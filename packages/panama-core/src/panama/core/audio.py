@@ -404,7 +404,7 @@ def align(y: np.ndarray, latency: int, length: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------- metrics
 def mse(pred: np.ndarray, target: np.ndarray) -> float:
-    """Mean squared error, in float64 (the one definition; ``evaluate`` and the checks use it)."""
+    """Mean squared error, in float64 (the one definition; ``study.heldout`` and the checks use it)."""
     diff = np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)
     return float(np.mean(np.square(diff)))
 

@@ -23,23 +23,23 @@ from panama.core.lazy_group import LazyGroup
 # wired in (a module that adds several commands is named once per command). A module is imported
 # only when one of its commands runs or help lists it, so ``panama CMD`` builds CMD alone.
 COMMANDS = {
-    "signal": "panama.core.commands.signal",
-    "init": "panama.core.commands.capture",
-    "label": "panama.core.commands.capture",
-    "import": "panama.core.commands.capture",
-    "export-dataset": "panama.core.commands.capture",
+    "signal": "panama.core.commands.reamp_signal",
+    "init": "panama.core.commands.capture_folder",
+    "label": "panama.core.commands.capture_folder",
+    "import": "panama.core.commands.capture_folder",
+    "export-dataset": "panama.core.commands.capture_folder",
     "run": "panama.core.commands.run",
     "status": "panama.core.commands.run",
     "suggest": "panama.core.commands.run",
     "add": "panama.core.commands.run",
-    "train": "panama.core.commands.train",
+    "train": "panama.core.commands.training",
     "export": "panama.core.commands.export",
     "meta": "panama.core.commands.meta",
-    "render": "panama.core.commands.render",
+    "render": "panama.core.commands.playback",
     "evaluate": "panama.core.commands.evaluate",
     "compare": "panama.core.commands.compare",
     "report": "panama.core.commands.report",
-    "plugins": "panama.core.commands.plugins",
+    "plugins": "panama.core.commands.plugin_info",
     "labelers": "panama.core.commands.labelers",
 }
 

@@ -252,7 +252,7 @@ class Loop:
         return model
 
     def export(self, model: Any) -> list[Path]:
-        from panama.core.setting_esr import ExpectedError
+        from panama.core.study.setting_esr import ExpectedError
 
         out = self.capture.exports_dir
         meta = self.capture.config.meta
@@ -323,7 +323,7 @@ def run_capture(
     On resume, options that were given and differ from the capture's are refused (a capture
     is one experiment), except ``budget``, which may grow.
     """
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.train.trainer_options import check_single_process
 
     check_single_process(dict(trainer or {}), "panama run")
@@ -387,7 +387,7 @@ def run_capture(
 
 def capture_status(directory: str | Path) -> dict[str, Any]:
     """A plain summary of a capture, for ``panama status``."""
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(Path(directory))
     labelled = len(capture.labelled_settings())

@@ -86,7 +86,7 @@ def write_nam_files(outdir: Path, model: Any, settings: list[dict[str, float]], 
 
 def write_plot(outdir: Path, model: Any, data: Any) -> Path | None:
     """Prediction vs target on the first validation entry (NAM's comparison plot), as a PNG."""
-    from panama.core.report import plot_example
+    from panama.core.study.report_html import plot_example
 
     rf = model.receptive_field
     x = data.input_for(0)
@@ -107,7 +107,8 @@ def _plan(outdir: Path) -> Any:
 def evaluate_outdir(outdir: Path, *, worst: int = 5, json_out: Path | None = None) -> Any:
     """Score OUTDIR's model on every validation entry of its configs; writes ``evaluation.json``."""
     from panama.core.audio import write_wav_atomic
-    from panama.core.evaluate import (
+    from panama.core.fsutil import write_json_atomic
+    from panama.core.study.heldout import (
         EVALUATION_FILE,
         EXAMPLES_DIR,
         EvalAudio,
@@ -115,7 +116,6 @@ def evaluate_outdir(outdir: Path, *, worst: int = 5, json_out: Path | None = Non
         esr_grade,
         make_evaluation,
     )
-    from panama.core.fsutil import write_json_atomic
     from panama.core.train import TrainedModel
 
     model = TrainedModel.load(outdir / "model.pt")
@@ -157,9 +157,9 @@ def report_outdir(outdir: Path, output: Path | None = None) -> Path:
     """The report page for OUTDIR: the run's numbers, curves, evaluation and examples."""
     import json
 
-    from panama.core.evaluate import EVALUATION_FILE, read_evaluation
     from panama.core.fsutil import write_text_atomic
-    from panama.core.report import (
+    from panama.core.study.heldout import EVALUATION_FILE, read_evaluation
+    from panama.core.study.report_html import (
         REPORT_DIR,
         Section,
         _fmt,

@@ -16,7 +16,7 @@ from panama.core.knobs import KnobSetting
 
 
 def suggest_settings(directory: Path, n: int) -> tuple[Any, list[KnobSetting]]:
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.loop import Loop, finished_rounds, pending_round
 
     capture = Capture.open(directory)
@@ -55,7 +55,7 @@ def add_recording(directory: Path, recording: Path, setting_text: str, *, holdou
     journalled. A setting that already has a label is refused unless ``relabel`` (the take then
     replaces it); a label whose file is gone is replaced without asking."""
     from panama.core import audio
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(directory)
     setting = capture.knob_space.parse_setting(setting_text)

@@ -33,7 +33,9 @@ def compare(
     Each sampler × seed runs as its own capture under OUTDIR/runs/ (re-running resumes and skips
     what is finished); every model is scored on the same held-out settings.
     """
-    from panama.core.compare import (
+    from panama.core.errors import PanamaError
+    from panama.core.options import parse_pairs
+    from panama.core.study.comparison import (
         PLOT_FILE,
         RESULTS_FILE,
         CompareSpec,
@@ -43,8 +45,6 @@ def compare(
         render_compare,
         run_compare,
     )
-    from panama.core.errors import PanamaError
-    from panama.core.options import parse_pairs
 
     if checkpoint_mode not in ("auto", "prefix", "rerun"):
         raise PanamaError(f"--checkpoint-mode {checkpoint_mode!r} is unknown", "choose auto, prefix or rerun")

@@ -25,8 +25,8 @@ def evaluate(
     Writes DIR/evaluation.json and example WAVs of the worst and a typical setting.
     """
     from panama.core.console import warning_line
-    from panama.core.evaluate import EVALUATION_FILE, evaluate_capture, render_evaluation
     from panama.core.nam_outdir import evaluate_outdir, is_outdir
+    from panama.core.study.heldout import EVALUATION_FILE, evaluate_capture, render_evaluation
 
     if is_outdir(directory):  # a `panama train data.json model.json learning.json OUTDIR` run
         evaluation = evaluate_outdir(directory, worst=worst, json_out=json_out)

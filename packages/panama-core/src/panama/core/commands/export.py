@@ -28,7 +28,7 @@ def _model_path(source: Path) -> Path:
 
 def _capture_of(source: Path) -> Any:
     """The capture a source belongs to: DIR itself, or DIR for DIR/models/*.pt; else ``None``."""
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
 
     root = source if source.is_dir() else source.resolve().parent.parent
     if source.is_dir() or source.resolve().parent.name == "models":
@@ -70,8 +70,8 @@ def export(
     index.csv / index.json (settings, loudness, gain, expected ESR). Run it again after an
     interruption: finished files are kept.
     """
+    from panama.core.capture.gear import GearMeta, parse_meta
     from panama.core.components import build
-    from panama.core.gear import GearMeta, parse_meta
     from panama.core.train import TrainedModel
 
     pack = grid is not None or settings_file is not None
@@ -105,7 +105,7 @@ def export(
     title = gear.title(_home(source, capture)[1])
     expected = None
     if capture is not None and format == "nam":
-        from panama.core.setting_esr import ExpectedError
+        from panama.core.study.setting_esr import ExpectedError
 
         expected = ExpectedError(capture, model)
 

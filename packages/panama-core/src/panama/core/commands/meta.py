@@ -22,8 +22,8 @@ def meta(
     preamp, studio), gear_make, gear_model, tone_type (clean, overdrive, crunch, hi_gain, fuzz),
     input_level_dbu and output_level_dbu (the analog level that 0 dBFS in / out stands for).
     """
-    from panama.core.capture import Capture
-    from panama.core.gear import GearMeta, validate_meta
+    from panama.core.capture.gear import GearMeta, validate_meta
+    from panama.core.capture.store import Capture
     from panama.core.options import parse_pairs
 
     capture = Capture.open(directory)

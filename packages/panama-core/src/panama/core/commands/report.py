@@ -20,7 +20,7 @@ def report(
     held-out setting (target vs model); PNGs go to DIR/report/.
     """
     from panama.core.nam_outdir import is_outdir, report_outdir
-    from panama.core.report import build_report
+    from panama.core.study.report_html import build_report
 
     path = report_outdir(directory, output) if is_outdir(directory) else build_report(directory, output)
     out.print(f"report written to {path}")

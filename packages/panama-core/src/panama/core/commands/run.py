@@ -31,7 +31,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Capture a device end to end: choose settings, label them, train, repeat, export."""
-    from panama.core.commands.train import parse_trainer_options
+    from panama.core.commands.training import parse_trainer_options
     from panama.core.loop import run_capture
     from panama.core.options import parse_pairs
 

@@ -1,6 +1,6 @@
 """Training data as plain arrays: one input signal and one output per labelled setting.
 
-``panama.core.capture``'s ``CaptureData`` has the same fields, so a capture's dataset goes
+``panama.core.capture.store``'s ``CaptureData`` has the same fields, so a capture's dataset goes
 straight into :func:`panama.core.train.fit`. No torch here.
 """
 

@@ -248,7 +248,7 @@ def _knob_space(config: DataConfig, entries: list[DataEntry], notes: list[str]) 
     """The declared ``knobs``, else guessed from the entries' values (with a notice saying so)."""
     if config.knobs is not None:
         return KnobSpace(knobs=tuple(config.knobs))
-    from panama.core.knob_dataset import infer_knob_space
+    from panama.core.capture.knob_dataset import infer_knob_space
 
     space = infer_knob_space([e.knobs for e in entries])
     if len(space):
@@ -413,7 +413,7 @@ def read_data_config(data_path: Path, knob_ranges: dict[str, tuple[float, float]
     """``data.json``'s raw content, or a fork knob dataset turned into one (with notes)."""
     raw = _read_json(data_path, "data")
     if isinstance(raw, dict) and "entries" in raw:
-        from panama.core.knob_dataset import as_data_config
+        from panama.core.capture.knob_dataset import as_data_config
 
         return as_data_config(Path(data_path), knob_ranges)
     if knob_ranges and isinstance(raw, dict) and raw.get("knobs") is None:

@@ -31,9 +31,9 @@ def init(
     old_labeler_options: Annotated[list[str] | None, typer.Option("--labeler-options", hidden=True)] = None,
 ) -> None:
     """Create a capture folder: capture.json, input.wav (+ input.json) and the empty stores."""
-    from panama.core.capture import Capture
+    from panama.core.capture.gear import parse_meta
+    from panama.core.capture.store import Capture
     from panama.core.commands.aliases import merged, renamed
-    from panama.core.gear import parse_meta
     from panama.core.options import parse_pairs
     from panama.core.signal import PRESETS
 
@@ -66,7 +66,7 @@ def label(
     holdout: Annotated[bool, typer.Option("--holdout", help="Keep this recording for `panama evaluate` only; training never sees it.")] = False,
 ) -> None:
     """Label one knob setting through the capture's label source."""
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.components import open_label_source
 
     capture = Capture.open(directory)
@@ -96,9 +96,9 @@ def import_dataset(
     knob: Annotated[list[str] | None, typer.Option("--knob", help="Knob range name=min:max when the dataset declares none (repeatable).")] = None,
 ) -> None:
     """Import a knob dataset (knob_type/knob_level or multi-knob 'knobs' entries) into a capture."""
-    from panama.core.capture import CAPTURE_FILE, Capture
-    from panama.core.commands.train import parse_knob_ranges
-    from panama.core.knob_dataset import plan_import
+    from panama.core.capture.knob_dataset import plan_import
+    from panama.core.capture.store import CAPTURE_FILE, Capture
+    from panama.core.commands.training import parse_knob_ranges
 
     existing = Capture.open(directory) if (directory / CAPTURE_FILE).exists() else None
     notes: list[str] = []
@@ -127,8 +127,8 @@ def export_dataset(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write (default DIR/exports/knob_dataset.json).")] = None,
 ) -> None:
     """Write the capture's labels as a knob dataset JSON (both the knob_type and 'knobs' forms)."""
-    from panama.core.capture import Capture
-    from panama.core.knob_dataset import export
+    from panama.core.capture.knob_dataset import export
+    from panama.core.capture.store import Capture
 
     capture = Capture.open(directory)
     target = output or capture.exports_dir / "knob_dataset.json"

@@ -19,7 +19,7 @@ on the run's first ``k`` labels, in the order they were labelled:
 ``--checkpoint-mode auto`` (the default) picks per sampler: ``prefix`` for classes that declare
 ``nested_design = True`` (:func:`panama.core.protocols.nested_design`), ``rerun`` for others. At ``k`` equal
 to the budget the run's own final model is used. Every model is scored on the same held-out
-settings and the same audio (``OUTDIR/heldout.npz``), with :mod:`panama.core.evaluate`.
+settings and the same audio (``OUTDIR/heldout.npz``), with :mod:`panama.core.study.heldout`.
 """
 
 from __future__ import annotations
@@ -35,16 +35,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from panama.core.errors import PanamaError
-from panama.core.evaluate import (
+from panama.core.fsutil import atomic_file, write_json_atomic
+from panama.core.knobs import KnobSetting, KnobSpace
+from panama.core.protocols import nested_design
+from panama.core.study.heldout import (
     EvalAudio,
     capture_root,
     draw_heldout_settings,
     score_settings,
     summarise,
 )
-from panama.core.fsutil import atomic_file, write_json_atomic
-from panama.core.knobs import KnobSetting, KnobSpace
-from panama.core.protocols import nested_design
 
 SPEC_FILE = "compare.json"
 HELDOUT_FILE = "heldout.npz"
@@ -387,7 +387,7 @@ def run_directory(outdir: Path, sampler: str, seed: int, k: int | None = None) -
 
 def _finished(directory: Path, budget: int) -> bool:
     """A run is finished when its final model was trained on the whole budget."""
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.train.records import last_model_event
 
     if not Capture.exists(directory):
@@ -399,7 +399,7 @@ def _finished(directory: Path, budget: int) -> bool:
 
 def _run(spec: CompareSpec, directory: Path, sampler: str, seed: int, budget: int, *,
          progress: bool, log: Callable[[str], None]) -> Any:
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.loop import run_capture
 
     if _finished(directory, budget):
@@ -419,7 +419,7 @@ def _run(spec: CompareSpec, directory: Path, sampler: str, seed: int, budget: in
 
 def ensure_heldout(outdir: Path, spec: CompareSpec, capture: Any) -> Heldout:
     """Draw, label and cache the held-out set once; every run is scored against the same one."""
-    from panama.core.evaluate import capture_audio, device_targets
+    from panama.core.study.heldout import capture_audio, device_targets
 
     path = Path(outdir) / HELDOUT_FILE
     if path.exists():
@@ -472,9 +472,9 @@ def run_compare(
     log: Callable[[str], None] | None = None,
 ) -> CompareResult:
     """Run (or resume) every sampler × seed, score every checkpoint, write results and plot."""
-    from panama.core.evaluate import source_is_deterministic
     from panama.core.plugins import get_registry
     from panama.core.presets import get_preset
+    from panama.core.study.heldout import source_is_deterministic
     from panama.core.train.records import load_final_model
 
     log = log or (lambda message: None)

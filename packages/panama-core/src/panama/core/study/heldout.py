@@ -464,7 +464,7 @@ def evaluate_capture(
     Writes ``DIR/evaluation.json`` (and ``json_out`` if given) and, for ``panama report``, the
     target and predicted audio of the worst and a typical setting under ``DIR/evaluation/``.
     """
-    from panama.core.capture import Capture
+    from panama.core.capture.store import Capture
     from panama.core.train.records import last_model_event, load_final_model
 
     log = log or (lambda message: None)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from panama.core.report import Section, _fmt, _note, _pyplot, _save, table_html
+from panama.core.study.report_html import Section, _fmt, _note, _pyplot, _save, table_html
 
 
 @dataclass
@@ -139,7 +139,7 @@ def plot_profiles(info: RoundInfo, names: Sequence[str], path: Path) -> Path | N
     details = [p for p in info.notes.get("proposals") or [] if isinstance(p, dict) and p.get("profile")]
     if not grid or not details or not names:
         return None
-    from panama.core.report import _knob_grid
+    from panama.core.study.report_html import _knob_grid
 
     plt = _pyplot()
     fig, axes, cols = _knob_grid(plt, len(names), 3.4, 2.5)

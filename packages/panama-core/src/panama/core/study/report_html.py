@@ -386,8 +386,8 @@ def read_curves(models_dir: Path, model_file: Path | None = None) -> dict[str, t
 
 def build_report(directory: Path, output: Path | None = None) -> Path:
     """Gather the capture's facts, draw every plot into ``DIR/report/`` and write the page."""
-    from panama.core.capture import Capture
-    from panama.core.evaluate import EVALUATION_FILE, capture_root, read_evaluation
+    from panama.core.capture.store import Capture
+    from panama.core.study.heldout import EVALUATION_FILE, capture_root, read_evaluation
 
     capture = Capture.open(Path(directory))
     root = capture_root(capture)
@@ -430,7 +430,7 @@ def build_report(directory: Path, output: Path | None = None) -> Path:
         unit = np.empty((0, len(names)))
         sections.append(Section("Chosen settings", html=_note("nothing labelled yet")))
 
-    from panama.core.report_rounds import rounds_sections
+    from panama.core.study.report_rounds import rounds_sections
 
     sections.extend(rounds_sections(root, out_dir, names))
 

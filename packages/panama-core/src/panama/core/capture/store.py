@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from panama.core.capture.gear import GearMeta
 from panama.core.errors import PanamaError, format_validation_error
 from panama.core.faults import crash_armed, crash_point
 from panama.core.fsutil import fsync_dir, is_stale_temp, pid_alive, write_json_atomic
-from panama.core.gear import GearMeta
 from panama.core.knobs import FLOAT_NOISE, KnobSetting, KnobSpace
 from panama.core.protocols import is_deterministic, latency_samples
 

@@ -110,7 +110,7 @@ def train(
     if not directory.is_dir():
         raise PanamaError(f"{directory} is not a capture directory", "create one with `panama run` or `panama new`")
     try:
-        from panama.core.capture import Capture
+        from panama.core.capture.store import Capture
     except ImportError:
         raise PanamaError("capture support is not installed", "install panama-core with the capture module") from None
     capture = Capture.open(directory)

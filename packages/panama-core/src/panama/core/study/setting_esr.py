@@ -28,7 +28,7 @@ class ExpectedError:
     """``at(setting)`` → ``{"esr", "basis", "distance"}`` for one model on one capture."""
 
     def __init__(self, capture: Any, model: Any) -> None:
-        from panama.core.evaluate import EVALUATION_FILE, capture_audio, capture_root, read_evaluation
+        from panama.core.study.heldout import EVALUATION_FILE, capture_audio, capture_root, read_evaluation
 
         self.capture, self.model = capture, model
         self.space = capture.knob_space
@@ -45,7 +45,7 @@ class ExpectedError:
     def measured(self, position: int) -> float:
         """The model's ESR against recording ``position`` on the validation audio (cached)."""
         if position not in self._measured:
-            from panama.core.evaluate import recorded_targets, score_settings
+            from panama.core.study.heldout import recorded_targets, score_settings
 
             settings, targets = recorded_targets(self.capture, self.audio, [self.recorded[position]])
             self._measured[position] = score_settings(self.model.predict, targets, self.audio, settings, self.space)[0].esr
