@@ -88,18 +88,16 @@ LEARNERS = ("ensemble-disagreement", "ensemble-diverse", "ensemble-diverse-mse")
 
 
 def run_minutes(outdir: Path, sampler: str, seeds: list[int]) -> float | None:
-    """Mean wall minutes of the budget run (journal: created → last model), over seeds."""
-    import json
-
+    """Mean wall minutes of the budget run (its journal's first to last event), over seeds."""
+    from panama.core.capture.store import Capture
     from panama.core.study.comparison import run_directory
 
     spans = []
     for seed in seeds:
-        journal = run_directory(outdir, sampler, seed) / "journal.jsonl"
-        if not journal.exists():
+        directory = run_directory(outdir, sampler, seed)
+        if not Capture.exists(directory):
             continue
-        events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-        times = [datetime.fromisoformat(e["time"]) for e in events if "time" in e]
+        times = [datetime.fromisoformat(e["time"]) for e in Capture.open(directory).events() if "time" in e]
         if len(times) > 1:
             spans.append((max(times) - min(times)).total_seconds() / 60)
     return sum(spans) / len(spans) if spans else None
@@ -164,7 +162,7 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
     if floors:
         lines += ["", f"At {final} settings: the final model on its own training settings (the validation segment of its own "
                   "input; the room a sampler has is held-out / training-settings ESR), and the wall minutes of a budget run "
-                  "(journal, created → final model; parts ran side by side, one thread each):", "",
+                  "(journal, first to last event; parts ran side by side, one thread each):", "",
                   "| sampler | training-settings MSE | training-settings median ESR | held-out / training median ESR | run minutes |",
                   "|---|---:|---:|---:|---:|"]
         for sm in samplers:
