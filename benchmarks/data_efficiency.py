@@ -30,8 +30,29 @@ SAMPLERS = ["random", "lhs", "lhs-corners", "ensemble-disagreement", "ensemble-d
 # expected squared error) instead of its default scale-free score: held-out MSE is what the
 # targets are stated in, and the two scores trade MSE against ESR.
 VARIANTS = {"ensemble-diverse-mse": ("panama.acquisition.diverse:EnsembleDiverseSampler", {"score": "variance"})}
-MARK_START = "<!-- data-efficiency:start -->"
-MARK_END = "<!-- data-efficiency:end -->"
+
+
+def device_slug(labeler: str) -> str:
+    """A short name for a label source spec (``sim``; ``studiopre`` for an LV2 URI ending
+    ``#studiopre``): each device has its own section in RESULTS.md and its own runs folder."""
+    import re
+
+    tail = labeler.split(":", 1)[-1].rsplit("#", 1)[-1].rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"[^a-z0-9]+", "-", tail.lower()).strip("-") or "device"
+
+
+def markers(labeler: str) -> tuple[str, str]:
+    """This device's section markers (the sim keeps the section's first, unnamed markers)."""
+    name = "" if labeler == "sim" else f":{device_slug(labeler)}"
+    return f"<!-- data-efficiency{name}:start -->", f"<!-- data-efficiency{name}:end -->"
+
+
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository (RESULTS.md holds no machine's absolute paths)."""
+    try:
+        return str(path.resolve().relative_to(HERE.parent))
+    except ValueError:
+        return path.name
 
 # The benchmark's own run preset, registered at run time (the shipped presets are for users).
 # Measured here on one thread of a loaded 2-core machine (nano WaveNet with the matmul fast
@@ -113,8 +134,9 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
     samplers = list(dict.fromkeys(p.sampler for p in curve))
     ks = sorted({p.k for p in curve})
     at = {(p.sampler, p.k): p for p in curve}
+    start, end = markers(spec.labeler)
     lines = [
-        MARK_START,
+        start,
         f"## Data efficiency: samplers on `{spec.labeler}` ({size})",
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
@@ -188,7 +210,7 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
     lines += verdict
     if result.warnings:
         lines += ["", "Warnings: " + "; ".join(result.warnings)]
-    lines += ["", f"Plot and per-run results: `{outdir}/results.png`, `results.json`.", MARK_END, ""]
+    lines += ["", f"Plot and per-run results: `{repo_relative(outdir)}/results.png`, `results.json`.", end, ""]
     return "\n".join(lines)
 
 
@@ -289,12 +311,12 @@ def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) 
     return floors
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section in ``path`` (or append it), keeping everything else."""
+def write_section(path: Path, text: str, labeler: str = "sim") -> None:
+    """Replace this device's section in ``path`` (or append it), keeping everything else."""
     sys.path.insert(0, str(HERE))
     from results_md import replace_section
 
-    replace_section(path, text, MARK_START, MARK_END)
+    replace_section(path, text, *markers(labeler))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(var, str(args.threads))
     size = "smoke" if args.smoke else "full"
     cfg = SIZES[size]
-    outdir = args.outdir or HERE / "runs" / f"data-efficiency{'-smoke' if args.smoke else ''}"
+    device = "" if args.labeler == "sim" else f"-{device_slug(args.labeler)}"
+    outdir = args.outdir or HERE / "runs" / f"data-efficiency{device}{'-smoke' if args.smoke else ''}"
     results = args.results or (outdir / "RESULTS.md" if args.smoke else HERE / "RESULTS.md")
 
     import torch
@@ -353,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     render_compare(result.curve, out)
     floors = fit_floor(outdir, spec.samplers, list(spec.seeds), spec.budget)
-    write_section(results, section(result, size, seconds, outdir, command, floors))
+    write_section(results, section(result, size, seconds, outdir, command, floors), spec.labeler)
     out.print(f"{seconds / 60:.1f} min; section written to {results}")
     return 0
 

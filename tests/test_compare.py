@@ -207,11 +207,19 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     spec.loader.exec_module(bench)
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\n## Sim speed\nkeep me\n")
-    first = f"{bench.MARK_START}\n## Data efficiency\nold\n{bench.MARK_END}\n"
+    start, end = bench.markers("sim")
+    first = f"{start}\n## Data efficiency\nold\n{end}\n"
     bench.write_section(results, first)
     bench.write_section(results, first.replace("old", "new"))
+    # another device gets its own section beside the sim's, replaced on its own
+    gx = "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre"
+    assert bench.device_slug(gx) == "studiopre" and bench.markers(gx) != (start, end)
+    amp = "{}\n## GxStudioPre\n{{}}\n{}\n".format(*bench.markers(gx))
+    bench.write_section(results, amp.format("first"), gx)
+    bench.write_section(results, amp.format("second"), gx)
     text = results.read_text()
-    assert text.count(bench.MARK_START) == 1 and "new" in text and "old" not in text and "keep me" in text
+    assert text.count(start) == 1 and "new" in text and "old" not in text and "keep me" in text
+    assert "second" in text and "first" not in text and text.count(bench.markers(gx)[0]) == 1
     assert bench.SIZES["full"]["seeds"] == 3
     # the samplers: random, lhs, lhs-corners, the paper's method and the shipped learner
     assert {"random", "lhs", "lhs-corners", "ensemble-disagreement", "ensemble-diverse"} <= set(bench.SAMPLERS)
