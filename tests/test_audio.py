@@ -100,6 +100,10 @@ def test_check_output_soft_warnings(tiny) -> None:
     assert any("above full scale (+6.0 dBFS) without clipping" in w for w in audio.check_output(hot, sample_rate=SR))
     with pytest.raises(PanamaError, match="flat at full scale"):
         audio.check_output(np.clip(hot, -1, 1), sample_rate=SR)
+    # A plugin's own limiter above full scale (Guitarix clamps at ±3) is the sound, not a lost take.
+    limited = np.clip(4.0 * np.sin(2 * np.pi * 110 * np.arange(SR) / SR), -3, 3)
+    assert audio.clipped_samples(limited) == 0
+    assert any("above full scale" in w for w in audio.check_output(limited, sample_rate=SR))
     y = tiny.audio.copy()
     assert audio.check_output(y, sample_rate=SR, segments=tiny.segments) == []
     a, b = tiny.segments["validation_end"]

@@ -6,10 +6,12 @@ crash never leaves a half-written WAV under a real name.
 
 Thresholds (documented because tests and users rely on them):
 
-* clipped — at least ``CLIP_COUNT`` samples of flat tops at or beyond ``CLIP_LEVEL`` (0.999
-  of full scale): a sample equal to its neighbour while ``|y| >= CLIP_LEVEL``. A converter or a
-  fixed-point file clips into plateaus; a float render that merely exceeds 0 dBFS (a plugin
-  run hot) keeps its shape, loses nothing and only earns a warning;
+* clipped — at least ``CLIP_COUNT`` samples of flat tops at full scale, between ``CLIP_LEVEL``
+  (0.999) and ``FULL_SCALE`` (1.0): a sample equal to its neighbour there. A converter or a
+  fixed-point file clips into plateaus at full scale; a float render that merely exceeds 0 dBFS
+  (a plugin run hot) keeps its shape, loses nothing and only earns a warning, and flat tops
+  *above* full scale can only be the device's own limiter on a float path (Guitarix clamps its
+  output at ±3, +9.5 dBFS): that is the sound being captured, not a lost take;
 * silent — peak below ``SILENCE_DBFS`` (−70 dBFS);
 * required leading silence of an input — ``LEADING_SILENCE_S`` (0.1 s) below
   ``LEADING_SILENCE_DBFS`` (−50 dBFS) before the first sound: it measures the noise floor and
@@ -31,6 +33,7 @@ from panama.core.faults import crash_point
 from panama.core.fsutil import atomic_file
 
 CLIP_LEVEL = 0.999
+FULL_SCALE = 1.0 + 1e-6
 CLIP_COUNT = 3
 SILENCE_DBFS = -70.0
 LEADING_SILENCE_S = 0.1
@@ -177,7 +180,7 @@ def clipped_samples(y: np.ndarray) -> int:
     y = np.asarray(y).reshape(-1)
     if y.size < 2:
         return 0
-    hot = np.abs(y) >= CLIP_LEVEL
+    hot = (np.abs(y) >= CLIP_LEVEL) & (np.abs(y) <= FULL_SCALE)
     flat = np.abs(np.diff(y)) <= 1e-7 * np.maximum(np.abs(y[1:]), 1.0)
     pairs = hot[1:] & hot[:-1] & flat
     on_plateau = np.zeros(y.size, dtype=bool)

@@ -131,9 +131,8 @@ class Loop:
             )
             if previous:
                 ensemble.metrics["warm_start"]["from"] = previous[0]
-            save = getattr(ensemble, "save", None)
-            if callable(save):
-                save(self.capture.round_dir(round_index) / "ensemble.pt")
+            # the next round's warm start (and the final model's) reads it back
+            ensemble.save(self.capture.round_dir(round_index) / "ensemble.pt")
             crash_point("loop:after-fit-ensemble")
             return ensemble
 
@@ -262,7 +261,7 @@ class Loop:
             nam = build("exporter", "nam")
         except PanamaError:
             return paths
-        if getattr(model, "net_name", "wavenet") in ("wavenet", "lstm"):
+        if model.net_name in ("wavenet", "lstm"):
             name = meta.name or f"{meta.title(self.capture.root.resolve().name)} (default setting)"
             paths.append(nam.export(model, out / "default.nam", setting=default, metadata={**meta.fields(), "name": name},
                                     validation_esr=ExpectedError(self.capture, model).at(default)))
