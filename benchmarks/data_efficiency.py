@@ -33,11 +33,12 @@ VARIANTS = {"ensemble-diverse-mse": ("panama.acquisition.diverse:EnsembleDiverse
 
 
 def device_slug(labeler: str) -> str:
-    """A short name for a label source spec (``sim``; ``studiopre`` for an LV2 URI ending
-    ``#studiopre``): each device has its own section in RESULTS.md and its own runs folder."""
+    """A short name for a label source spec (``sim``; ``gx-studiopre`` for
+    ``lv2:…/plugins/gx_studiopre#studiopre``, the last path segment before any ``#``): each
+    device has its own section in RESULTS.md and its own runs folder."""
     import re
 
-    tail = labeler.split(":", 1)[-1].rsplit("#", 1)[-1].rstrip("/").rsplit("/", 1)[-1]
+    tail = labeler.split(":", 1)[-1].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return re.sub(r"[^a-z0-9]+", "-", tail.lower()).strip("-") or "device"
 
 
@@ -250,7 +251,8 @@ def run_parts(args: argparse.Namespace, outdir: Path, samplers: list[str], jobs:
 
     same = [f"--{name}={value}" for name, value in (("labeler", args.labeler), ("budget", args.budget),
                                                     ("checkpoints", args.checkpoints), ("seeds", args.seeds))
-            if value is not None] + (["--smoke"] if args.smoke else [])
+            if value is not None] + [f"--labeler-option={item}" for item in args.labeler_option] + (
+                ["--smoke"] if args.smoke else [])
     (outdir / "parts").mkdir(parents=True, exist_ok=True)
     parts = []
     for i, group in enumerate(partition(samplers, jobs)):
@@ -326,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=None, help="Markdown file to write the section into")
     parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads")
     parser.add_argument("--labeler", default="sim", help="label source spec (sim, lv2:URI, vst:PATH)")
+    parser.add_argument("--labeler-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a label source option, repeatable (e.g. knobs=PreGain,Drive for an LV2 amp)")
     parser.add_argument("--samplers", default=",".join(SAMPLERS), help="comma list")
     parser.add_argument("--budget", type=int, default=None, help="override the size's budget")
     parser.add_argument("--checkpoints", default=None, help="comma list of checkpoints (override)")
@@ -349,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from panama.core.console import out
+    from panama.core.options import parse_pairs
     from panama.core.study.comparison import CompareSpec, render_compare, run_compare
 
     register_bench_preset()
@@ -357,8 +362,10 @@ def main(argv: list[str] | None = None) -> int:
                                                    ("samplers", args.samplers if args.samplers != ",".join(SAMPLERS) else None),
                                                    ("budget", args.budget), ("checkpoints", args.checkpoints),
                                                    ("seeds", args.seeds)) if v is not None)
+    command += "".join(f" --labeler-option '{item}'" for item in args.labeler_option)
     spec = CompareSpec(
-        labeler=args.labeler, samplers=args.samplers.split(","), budget=args.budget or cfg["budget"],
+        labeler=args.labeler, labeler_options=parse_pairs(args.labeler_option, what="--labeler-option"),
+        samplers=args.samplers.split(","), budget=args.budget or cfg["budget"],
         seeds=list(range(args.seeds or cfg["seeds"])),
         checkpoints=[int(k) for k in args.checkpoints.split(",")] if args.checkpoints else cfg["checkpoints"],
         preset=cfg["preset"], initial=cfg["initial"], eval_settings=cfg["eval_settings"],

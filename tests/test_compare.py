@@ -213,7 +213,7 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     bench.write_section(results, first.replace("old", "new"))
     # another device gets its own section beside the sim's, replaced on its own
     gx = "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre"
-    assert bench.device_slug(gx) == "studiopre" and bench.markers(gx) != (start, end)
+    assert bench.device_slug(gx) == "gx-studiopre" and bench.markers(gx) != (start, end)
     amp = "{}\n## GxStudioPre\n{{}}\n{}\n".format(*bench.markers(gx))
     bench.write_section(results, amp.format("first"), gx)
     bench.write_section(results, amp.format("second"), gx)

@@ -44,6 +44,7 @@ def test_loop_warm_starts_members_and_journals_the_fallback(tmp_path: Path) -> N
     assert second["steps"] == 12  # half of the tiny preset's 25 ensemble steps
     previous = train.TrainedEnsemble.load(capture.root / "rounds" / "01" / "ensemble.pt")
     assert second["warm_start"]["from_seeds"] == previous.seeds
+    assert previous.knob_space == capture.knob_space  # its members predict at the capture's settings
     assert any("from rounds/01/ensemble.pt" in line for line in logged)
     assert any("not competent" in line for line in logged)
     # the report says, per round, what the members were like and why the round fell back

@@ -122,6 +122,7 @@ class Loop:
                 net=net,
                 net_options=net_options,
                 recipe=recipe,
+                knob_space=self.capture.knob_space,
                 progress=self.progress,
                 init_from=previous[1] if previous else None,
                 warm_start=dict(warm_start) if warm_start is not None else None,
