@@ -389,3 +389,21 @@ def test_a_broken_device_writes_nothing(cap: Path, fault: str, message: str) -> 
     with pytest.raises(PanamaError, match=message):
         Capture.open(cap).label(BrokenAmp(fault), {"gain": 0.5})
     assert tree_digest(cap) == before
+
+
+class MutedAtZeroMaster(SimAmp):
+    """A rendering source whose master knob at zero mutes it, as GxStudioPre's does."""
+
+    def label(self, x: np.ndarray, sample_rate: int, setting: dict[str, float]) -> np.ndarray:
+        y = super().label(x, sample_rate, setting)
+        return np.zeros_like(y) if setting["master"] == 0.0 else y
+
+
+def test_a_plugin_muted_by_a_knob_is_labelled_with_a_warning(cap: Path) -> None:
+    capture = Capture.open(cap)
+    label = capture.label(MutedAtZeroMaster(), {"gain": 0.5, "master": 0.0})
+    assert any("is silent" in w and "mutes at this setting" in w for w in label.warnings)
+    assert capture.labels()[-1].index == label.index and not np.any(capture.dataset().y[-1])
+    # a recording that silent is still refused: for a real amp it means a cable, not a knob
+    with pytest.raises(PanamaError, match="is silent"):
+        capture.label(BrokenAmp("silent"), {"gain": 0.6})

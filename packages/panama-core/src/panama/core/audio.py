@@ -280,20 +280,26 @@ def check_output(
     sample_rate: int,
     what: str = "recording",
     segments: Segments | None = None,
+    silence_ok: bool = False,
 ) -> list[str]:
     """Hard checks (raise ``PanamaError``) and soft ones (returned as warning strings).
 
     Hard: NaN/inf, unequal length to ``x``, clipped, silent. Soft: quiet output, DC offset,
     the two validation copies disagreeing (needs ``segments`` from the signal's input.json).
+    ``silence_ok``: silence is a warning, for a source that renders rather than records (a
+    plugin whose master knob is at zero *is* silent there; a recording that silent is a cable).
     """
     y = np.asarray(y)
     check_finite(y, what=what)
     if x is not None:
         check_same_length(y, x, sample_rate=sample_rate, what=what)
     check_clipped(y, what=what)
-    check_not_silent(y, what=what)
     warnings: list[str] = []
-    peak = float(np.max(np.abs(y)))
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if silence_ok and peak < db_to_amplitude(SILENCE_DBFS):
+        return [f"{what} is silent (peak {dbfs(peak):.0f} dBFS): the device mutes at this setting, and the "
+                "model learns that"]
+    check_not_silent(y, what=what)
     if peak > 1.0:
         warnings.append(f"{what} peaks above full scale ({dbfs(peak):+.1f} dBFS) without clipping; fine for a "
                         "float render, but a file written as 16/24-bit would clip")

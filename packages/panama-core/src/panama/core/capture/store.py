@@ -585,15 +585,20 @@ class Capture:
         return max(used, default=0) + 1
 
     def add_label(
-        self, setting: Mapping[str, float], y: np.ndarray, *, latency: int = 0, source: str = "labeler", **extra: Any
+        self, setting: Mapping[str, float], y: np.ndarray, *, latency: int = 0, source: str = "labeler",
+        silence_ok: bool = False, **extra: Any
     ) -> Label:
-        """Check ``y`` against the input, then store it atomically and journal it."""
+        """Check ``y`` against the input, then store it atomically and journal it.
+
+        ``silence_ok``: a silent ``y`` is stored with a warning (a rendering source muted by a
+        knob), not refused as a failed recording."""
         from panama.core.audio import check_output, write_wav_atomic
 
         valid = self.knob_space.validate_setting(setting)
         y = np.asarray(y, dtype=np.float32).reshape(-1)
         what = f"output for {self.knob_space.format_setting(valid)}"
-        warnings = check_output(y, self.read_input(), sample_rate=self.sample_rate, what=what, segments=self.segments)
+        warnings = check_output(y, self.read_input(), sample_rate=self.sample_rate, what=what, segments=self.segments,
+                                silence_ok=silence_ok)
         with self.lock():
             index = self.next_index()
             record = {"index": index, "file": f"{LABELS}/{index:04d}.wav", "setting": valid,
@@ -637,7 +642,8 @@ class Capture:
             raw = np.asarray(source.label(x, self.sample_rate, dict(valid)), dtype=np.float32).reshape(-1)
             what = f"output for {self.knob_space.format_setting(valid)}"
             check_finite(raw, what=what)  # before measuring: NaN or silence would mislead the blips
-            check_not_silent(raw, what=what)
+            if not deterministic:  # a rendering source may be muted by a knob (master at 0)
+                check_not_silent(raw, what=what)
             measured: int | None = None
             blips = self.blips
             if blips and raw.size >= len(x) // 2:
@@ -657,8 +663,9 @@ class Capture:
             kind = origin or self.config.labeler or name
             if holdout:
                 return self.add_label(valid, y, latency=latency, source=HOLDOUT, origin=kind, measured_latency=measured,
-                                      **replaces)
-            return self.add_label(valid, y, latency=latency, source=kind, measured_latency=measured, **replaces)
+                                      silence_ok=deterministic, **replaces)
+            return self.add_label(valid, y, latency=latency, source=kind, measured_latency=measured,
+                                  silence_ok=deterministic, **replaces)
 
     def _max_latency_s(self) -> float:
         from panama.core.audio import MAX_LATENCY_S
