@@ -111,6 +111,20 @@ def test_scale_free_scores_do_not_chase_loud_settings() -> None:
     assert np.abs(first["variance"] - loud).max() < 0.1
     assert np.abs(first["relative"] - quiet).max() < 0.1
     assert np.abs(first["log-spectral"] - quiet).max() < 0.1
+    # score_power 0 is raw variance again: the loud bump wins
+    ctx = context(ensemble, SOME_LABELS)
+    options = {**FAST, "score": "relative", "score_power": 0.0, "anchored": False}
+    assert np.abs(unit(build("sampler", "ensemble-diverse", options).propose(ctx, 3))[0] - loud).max() < 0.1
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_relative_score_is_variance_over_energy_to_the_power(power) -> None:
+    from panama.acquisition.scores import ScoreSpec, disagreement, features
+
+    out = torch.randn(4, 3, 256, dtype=torch.float64) * torch.tensor([0.01, 1.0, 30.0], dtype=torch.float64)[None, :, None]
+    got = disagreement(features(out, ScoreSpec("relative", power=power)))
+    energy = out.pow(2).mean(dim=(0, 2))
+    assert torch.allclose(got, out.var(dim=0).mean(dim=-1) / energy**power)
 
 
 def test_falls_back_to_space_filling_while_members_are_not_competent() -> None:

@@ -59,6 +59,10 @@ class EnsembleDiverseConfig(ComponentConfig):
         "sobol", description="space-filling design used before an ensemble can be trained"
     )
     score: Score = Field("relative", description="relative (variance / output energy), log-spectral or variance")
+    score_power: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="relative: variance / energy**score_power (1 scale-free; 0.5 weighs settings as level_weight 0.5 does)",
+    )
     criterion: Criterion = Field("variance", description="variance, or integrated (variance reduction over the pool)")
     anchored: bool = Field(
         True, description="scale-free scores anchored to the labelled settings' typical level (quiet_db, floor_db)"
@@ -165,7 +169,7 @@ class EnsembleDiverseSampler:
         excerpt = usable if cfg.excerpt_seconds is None else min(usable, max(1, int(cfg.excerpt_seconds * context.sample_rate)))
         spans = spans_for(x.shape[0], field, excerpt, cfg.score_excerpts)
         kw: dict[str, Any] = {"field": field, "batch": cfg.eval_batch}
-        spec = ScoreSpec(cfg.score, cfg.fft_size, cfg.floor_db, cfg.quiet_db)
+        spec = ScoreSpec(cfg.score, cfg.fft_size, cfg.floor_db, cfg.quiet_db, power=cfg.score_power)
         rng = np.random.default_rng(seed)
         pool = sobol_design(cfg.pool, dims, seed)
         with _frozen(ensemble):

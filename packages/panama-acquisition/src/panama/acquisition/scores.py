@@ -5,6 +5,8 @@ the search to loud settings and the edges of the knob box. Two scale-free altern
 
 - ``relative``: the members' outputs divided by their RMS at that setting, so the score is the
   variance relative to the members' mean output energy (a "relative error" of the committee);
+  with ``power`` p < 1 the variance over energy**p, between raw variance (0) and scale-free (1):
+  at 0.5 a setting counts as it does in the level-weighted training loss (``level_weight``);
 - ``log-spectral``: the members' log power spectra (dB, floored so near-silent bins do not
   dominate); the score is their variance in dB².
 
@@ -48,6 +50,7 @@ class ScoreSpec:
     floor_db: float = -40.0
     quiet_db: float = -20.0
     reference: float | None = None  # the typical level in the score's domain (from labelled settings)
+    power: float = 1.0  # relative: variance / energy**power
 
 
 def _power(out: Any, fft_size: int) -> Any:
@@ -78,7 +81,7 @@ def features(out: Any, spec: ScoreSpec) -> Any:
         energy = out.pow(2).mean(dim=(0, 2), keepdim=True)
         if spec.reference is not None:
             energy = energy + spec.reference * 10.0 ** (spec.quiet_db / 10.0)
-        f = out / energy.clamp_min(_ENERGY_FLOOR).sqrt()
+        f = out / energy.clamp_min(_ENERGY_FLOOR).pow(spec.power / 2)
     else:
         power = _power(out, spec.fft_size)
         base = power.mean(dim=(0, 2), keepdim=True) if spec.reference is None else spec.reference
