@@ -79,6 +79,50 @@ class LazyGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True  # the command list needs names and help only
         try:
-            super().format_help(ctx, formatter)
+            if self.rich_markup_mode is None:
+                super().format_help(ctx, formatter)
+            else:
+                print_group_help(self, ctx)
         finally:
             self._listing = False
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").strip().split("\n\n")[0].split())
+
+
+def print_group_help(group: Any, ctx: Any) -> None:
+    """The group's help in Typer's Rich layout (usage, text, Options and Commands panels), drawn
+    here with Rich alone: ``typer.rich_utils`` also imports Rich's Markdown and traceback
+    renderers (markdown-it, attrs), which was over a third of ``panama --help``."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    usage = " ".join(group.collect_usage_pieces(ctx))
+    console.print(Padding(f"[yellow]Usage:[/yellow] [bold]{escape(ctx.command_path)}[/bold] {escape(usage)}", (1, 1, 0, 1)))
+    if group.help:
+        console.print(Padding(" ".join(group.help.split()), (1, 1, 0, 1)))
+
+    def panel(title: str, rows: list[tuple[str, str]]) -> None:
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column(ratio=1)
+        for name, text in rows:
+            table.add_row(name, escape(text))
+        console.print(Panel(table, title=title, title_align="left", border_style="dim", box=box.ROUNDED))
+
+    options = [(" ".join(param.opts + param.secondary_opts), _first_paragraph(getattr(param, "help", "")))
+               for param in group.get_params(ctx) if not getattr(param, "hidden", False)]
+    commands = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is not None and not command.hidden:
+            commands.append((name, _first_paragraph(command.short_help or command.help)))
+    console.print()
+    panel("Options", options)
+    panel("Commands", commands)
