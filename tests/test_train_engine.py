@@ -168,3 +168,20 @@ def test_level_weight_moves_the_loss_from_mse_to_per_setting_esr() -> None:
     # the near-silent setting's share of the loss grows with the weight
     share = lambda p: (((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p))[2] / ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p)).sum(0))  # noqa: E731
     assert torch.all(share(0.0) < share(0.5)) and torch.all(share(0.5) < share(1.0))
+
+
+def test_a_muted_setting_weighs_as_a_typical_one() -> None:
+    """A plugin muted by a knob (silent output) has no ESR: its energy weight is the median's,
+    not the floor's (there it outweighed a typical setting ~35×)."""
+    from panama.core.train import TrainingData
+    from panama.core.train.engine import SegmentStream
+
+    rng = np.random.default_rng(0)
+    levels = np.array([1.0, 0.3, 0.1, 0.0])  # the last setting is muted
+    y = (rng.standard_normal((4, 4096)) * levels[:, None]).astype(np.float32)
+    data = TrainingData(x=rng.standard_normal(4096).astype(np.float32), y=y, knobs=rng.random((4, 2)).astype(np.float32),
+                        sample_rate=8000)
+    stream = SegmentStream(data, 64, Recipe(segment_length=1024), seeds=[0], steps_per_epoch=1)
+    energy = np.mean(np.square(y[:3], dtype=np.float64), axis=1)
+    np.testing.assert_allclose(stream.inv_energy[:3], 1 / energy, rtol=1e-5)
+    np.testing.assert_allclose(stream.inv_energy[3], 1 / np.median(energy), rtol=1e-5)

@@ -21,6 +21,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+from panama.core.audio import SILENCE_DBFS
 from panama.core.errors import PanamaError
 from panama.core.protocols import supports_members
 from panama.core.train.data import TrainingData
@@ -66,8 +67,14 @@ class SegmentStream(torch.utils.data.IterableDataset):
             )
         self.batch_size, self.steps_per_epoch = recipe.batch_size, steps_per_epoch
         # 1 / each setting's output energy: the "esr" loss weighs every setting alike, whatever
-        # its level (a quiet setting's error counts as much as a loud one's)
+        # its level (a quiet setting's error counts as much as a loud one's). A muted setting
+        # (a plugin's master at 0: silent by the labelling's own rule) has no ESR; it counts as a
+        # typical setting. At the floor it outweighed a typical one ~35× in the level-weighted loss,
+        # and lhs-corners' 12 muted corners of GxStudioPre left a net that fit nothing (ESR 0.99).
         energy = np.mean(np.square(self.y, dtype=np.float64), axis=1)
+        muted = np.max(np.abs(self.y), axis=1) < 10 ** (SILENCE_DBFS / 20) if self.y.size else np.zeros(0, bool)
+        if muted.any() and not muted.all():
+            energy = np.where(muted, np.median(energy[~muted]), energy)
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
         self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
