@@ -82,13 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outdir", type=Path, default=HERE / "runs" / "readme-job")
     parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
     parser.add_argument("--note", default="", help="what else ran on the machine (goes into RESULTS.md)")
+    parser.add_argument("--cached", action="store_true", help="run nothing: report the rows measured before")
     args = parser.parse_args(argv)
-    row = run(args.preset, args.sampler, args.settings, args.outdir)
-    print(json.dumps(row))
     cache = args.outdir / "rows.json"
-    rows = [r for r in (json.loads(cache.read_text()) if cache.exists() else [])
-            if (r["preset"], r["sampler"]) != (row["preset"], row["sampler"])] + [row]
-    cache.write_text(json.dumps(rows, indent=1))
+    rows = json.loads(cache.read_text()) if cache.exists() else []
+    if not args.cached:
+        row = run(args.preset, args.sampler, args.settings, args.outdir)
+        print(json.dumps(row))
+        rows = [r for r in rows if (r["preset"], r["sampler"]) != (row["preset"], row["sampler"])] + [row]
+        cache.write_text(json.dumps(rows, indent=1))
     if args.results:
         sys.path.insert(0, str(HERE))
         from results_md import replace_section
