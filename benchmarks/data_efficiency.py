@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads")
     parser.add_argument("--labeler", default="sim", help="label source spec (sim, lv2:URI, vst:PATH)")
     parser.add_argument("--labeler-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a label source option, repeatable (e.g. knobs=PreGain,Drive for an LV2 amp)")
+                        help="a label source option, repeatable (lists use ;, e.g. knobs=PreGain;Drive for an LV2 amp)")
     parser.add_argument("--samplers", default=",".join(SAMPLERS), help="comma list")
     parser.add_argument("--budget", type=int, default=None, help="override the size's budget")
     parser.add_argument("--checkpoints", default=None, help="comma list of checkpoints (override)")

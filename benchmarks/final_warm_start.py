@@ -123,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def section(rows: dict, args: argparse.Namespace) -> str:
+    import data_efficiency
+
     variants = [v for v in args.variants.split(",") if any(k.endswith("/" + v) for k in rows)]
     seeds = sorted({k.split("/")[0] for k in rows})
     lines = [MARK_START, "## The final model from the last ensemble's best member (`benchmarks/final_warm_start.py`)", "",
-             f"{datetime.now(timezone.utc):%Y-%m-%d} on {platform.machine()}; runs: `{data_efficiency_path(args.outdir)}` "
+             f"{datetime.now(timezone.utc):%Y-%m-%d} on {platform.machine()}; runs: `{data_efficiency.repo_relative(args.outdir)}` "
              f"({', '.join(seeds)}), the run preset's final recipe, one thread; held-out MSE and ESR on the "
              "comparison's held-out settings, mean over seeds, and the ratio of MSE to `scratch` (the shipped behaviour).",
              "", "| variant | steps | CPU s | MSE | × scratch | median ESR | mean ESR |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -140,13 +142,6 @@ def section(rows: dict, args: argparse.Namespace) -> str:
                      f"{ratio} | {mean['esr_median']:.3f} | {mean['esr_mean']:.3f} |")
     lines.append(MARK_END)
     return "\n".join(lines) + "\n"
-
-
-def data_efficiency_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(HERE.parent))
-    except ValueError:
-        return path.name
 
 
 if __name__ == "__main__":

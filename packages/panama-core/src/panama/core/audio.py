@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -199,9 +200,18 @@ def check_clipped(y: np.ndarray, *, what: str) -> None:
         )
 
 
+def is_silent(y: np.ndarray, *, axis: int | None = None) -> Any:
+    """Whether ``y`` (or each row along ``axis``) peaks below ``SILENCE_DBFS``: the one silence
+    test, shared by the label checks and the training loss's weight of muted settings."""
+    y = np.asarray(y)
+    if y.size == 0:
+        return True if axis is None else np.ones(y.shape[:axis] + y.shape[axis + 1:], dtype=bool)
+    return np.max(np.abs(y), axis=axis) < db_to_amplitude(SILENCE_DBFS)
+
+
 def check_not_silent(y: np.ndarray, *, what: str) -> None:
     peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if peak < db_to_amplitude(SILENCE_DBFS):
+    if is_silent(y):
         raise PanamaError(
             f"{what} is silent (peak {dbfs(peak):.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)",
             "check that the device is on, its output is connected and the right input is recorded",
@@ -296,7 +306,7 @@ def check_output(
     check_clipped(y, what=what)
     warnings: list[str] = []
     peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if silence_ok and peak < db_to_amplitude(SILENCE_DBFS):
+    if silence_ok and is_silent(y):
         return [f"{what} is silent (peak {dbfs(peak):.0f} dBFS): the device mutes at this setting, and the "
                 "model learns that"]
     check_not_silent(y, what=what)

@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from panama.core.audio import SILENCE_DBFS
+from panama.core.audio import is_silent
 from panama.core.errors import PanamaError
 from panama.core.protocols import supports_members
 from panama.core.train.data import TrainingData
@@ -72,7 +72,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
         # typical setting. At the floor it outweighed a typical one ~35× in the level-weighted loss,
         # and lhs-corners' 12 muted corners of GxStudioPre left a net that fit nothing (ESR 0.99).
         energy = np.mean(np.square(self.y, dtype=np.float64), axis=1)
-        muted = np.max(np.abs(self.y), axis=1) < 10 ** (SILENCE_DBFS / 20) if self.y.size else np.zeros(0, bool)
+        muted = is_silent(self.y, axis=1)
         if muted.any() and not muted.all():
             energy = np.where(muted, np.median(energy[~muted]), energy)
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
