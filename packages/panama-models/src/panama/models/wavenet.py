@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -108,9 +108,32 @@ class WaveNetConfig(ComponentConfig):
         return [a.model_copy(update={"dilations": dilations}) for a in arrays]
 
 
+class _Tanh(torch.autograd.Function):
+    """tanh computed as ``2 sigmoid(2z) - 1`` (the same function, within 2e-7), with tanh's own
+    backward ``g (1 - t^2)``.
+
+    Why: in this torch's CPU build, ``torch.tanh`` costs 2.9 ns an element against 0.4 for
+    ``torch.sigmoid``, and the activation was the largest forward cost of a small WaveNet; this
+    makes a feather training step 1.2-1.35x faster. The exported ``.nam`` keeps NAM's exact Tanh.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor) -> torch.Tensor:
+        t = torch.sigmoid(z * 2).mul_(2).sub_(1)
+        ctx.save_for_backward(t)
+        return t
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (t,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, t)
+
+
 def _activation(name: str, z: torch.Tensor) -> torch.Tensor:
     if name == "Tanh":
-        return torch.tanh(z)
+        if torch.jit.is_scripting():  # TorchScript has no autograd.Function; the same values
+            return torch.sigmoid(z * 2) * 2 - 1
+        return _Tanh.apply(z)
     if name == "ReLU":
         return torch.relu(z)
     if name == "Sigmoid":
