@@ -126,6 +126,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
                          "recipe": {**_QUICK, "steps": 3000}},
     "single-feather-rf2k": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
                             "recipe": {**_QUICK, "steps": 1600}},
+    # the quick recipe with as many steps as fit 10 CPU-minutes on the 2026-12-03 box (a
+    # validation every 1000 steps: each costs ~5 CPU-s)
+    "feather-5200": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+                     "recipe": {**_QUICK, "steps": 5200, "val_every": 1000, "level_weight": 0.5}},
     # the good preset's final recipe (about 50 CPU-minutes)
     "good-final": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
                    "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5}},
