@@ -185,3 +185,22 @@ def test_a_muted_setting_weighs_as_a_typical_one() -> None:
     energy = np.mean(np.square(y[:3], dtype=np.float64), axis=1)
     np.testing.assert_allclose(stream.inv_energy[:3], 1 / energy, rtol=1e-5)
     np.testing.assert_allclose(stream.inv_energy[3], 1 / np.median(energy), rtol=1e-5)
+
+
+def test_knob_noise_jitters_the_knobs_and_nothing_else() -> None:
+    """``knob_noise`` σ adds N(0, σ²) to each segment's knobs; the segments drawn stay the same."""
+    from panama.core.train import TrainingData
+    from panama.core.train.engine import SegmentStream
+
+    rng = np.random.default_rng(0)
+    data = TrainingData(x=rng.standard_normal(4096).astype(np.float32), y=rng.standard_normal((3, 4096)).astype(np.float32),
+                        knobs=rng.random((3, 2)).astype(np.float32), sample_rate=8000)
+    plain = SegmentStream(data, 64, Recipe(segment_length=512, batch_size=64), seeds=[0, 1], steps_per_epoch=1).batch()
+    noisy = SegmentStream(data, 64, Recipe(segment_length=512, batch_size=64, knob_noise=0.05), seeds=[0, 1],
+                          steps_per_epoch=1).batch()
+    for a, b in zip((plain[0], plain[2], plain[3]), (noisy[0], noisy[2], noisy[3]), strict=True):
+        torch.testing.assert_close(a, b)
+    jitter = (noisy[1] - plain[1]).numpy()
+    assert noisy[1].dtype == torch.float32 and jitter.shape == (64, 2, 2)
+    assert 0.04 < jitter.std() < 0.06 and abs(jitter.mean()) < 0.01
+    assert not np.allclose(jitter[:, 0], jitter[:, 1])  # each member draws its own jitter

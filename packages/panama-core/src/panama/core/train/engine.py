@@ -78,6 +78,9 @@ class SegmentStream(torch.utils.data.IterableDataset):
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
         self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
+        # knob jitter draws from its own streams, so the segments drawn do not depend on it
+        self.knob_noise = recipe.knob_noise
+        self.noise_rngs = [np.random.default_rng([seed, 2]) for seed in seeds]
         self.queues: list[list[int]] = [[] for _ in seeds]
         if pools is not None and (len(pools) != len(seeds) or any(len(p) == 0 for p in pools)):
             raise ValueError("need one non-empty pool of setting indices per member")
@@ -104,12 +107,17 @@ class SegmentStream(torch.utils.data.IterableDataset):
         x = self.x[settings[..., None], idx] if self.x.ndim == 2 else self.x[idx]
         y = self.y[settings[..., None], idx[..., self.rf - 1 :]]
         weights = torch.from_numpy(self.inv_energy[settings])  # [B, M]
-        return torch.from_numpy(x), torch.from_numpy(self.knobs[settings]), torch.from_numpy(y), weights
+        knobs = self.knobs[settings]
+        if self.knob_noise:
+            jitter = np.stack([rng.standard_normal((self.batch_size, knobs.shape[-1])) for rng in self.noise_rngs], axis=1)
+            knobs = (knobs + self.knob_noise * jitter).astype(np.float32)
+        return torch.from_numpy(x), torch.from_numpy(knobs), torch.from_numpy(y), weights
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
         rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
         if rank and not self.ranked:  # data-parallel: each process draws its own segments
             self.rngs = [np.random.default_rng([seed, 1, rank]) for seed in self.seeds]
+            self.noise_rngs = [np.random.default_rng([seed, 2, rank]) for seed in self.seeds]
         self.ranked = True
         for _ in range(self.steps_per_epoch):
             yield self.batch()

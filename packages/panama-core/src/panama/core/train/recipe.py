@@ -35,6 +35,10 @@ class Recipe(BaseModel):
         default=0.0, ge=0, le=1,
         description="mse: weigh each setting's error by its output energy to the power -level_weight "
                     "(0: plain MSE, loud settings rule; 1: per-setting ESR, quiet settings rule)")
+    knob_noise: float = Field(
+        default=0.0, ge=0, le=0.5,
+        description="standard deviation of Gaussian noise added to each training segment's knobs (unit scale): "
+                    "a smoothness prior between the labelled settings")
     mrstft_weight: float = Field(default=2e-4, ge=0)
     pre_emphasis: float = Field(default=0.85, ge=0, lt=1)
     seed: int = 0
