@@ -380,7 +380,8 @@ def test_ddp_two_processes_on_cpu(tmp_path) -> None:
 
 def test_trainer_settings_reach_panama_train_and_run(tmp_path, capsys) -> None:
     """``--trainer`` goes to Lightning from ``panama train DIR`` and ``panama run``; the loop
-    trains in its own process, so data-parallel settings are refused there with the way out."""
+    trains in its own process, so a data-parallel strategy is refused there with the way out
+    (``devices=N`` splits its ensembles instead: tests/test_split.py)."""
     from panama.amps.sim import SimAmp
     from panama.core.capture.store import Capture
 
@@ -393,9 +394,9 @@ def test_trainer_settings_reach_panama_train_and_run(tmp_path, capsys) -> None:
     assert code == 0, capsys.readouterr().err
     curves_ = json.loads((root / "models" / "curves.json").read_text())
     assert curves_["metrics"]["steps"] == 3 and curves_["recipe"]["trainer"] == {"max_steps": 3, "accelerator": "cpu"}
-    assert run(["run", str(tmp_path / "run"), "--preset", "tiny", "--trainer", "devices=2"]) == 2
+    assert run(["run", str(tmp_path / "run"), "--preset", "tiny", "--trainer", "num_nodes=2"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "panama run trains its ensembles and final model inside this process" in err and "Traceback" not in err
+    assert "panama run trains inside this process" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
 
 

@@ -243,10 +243,14 @@ class Loop:
 
     def train_final(self) -> Any:
         from panama.core import train
+        from panama.core.train import split
         from panama.core.train.records import record_model
 
         self.log("training the final model")
-        plan = final_plan(self.config, recipe={"trainer": self.trainer} if self.trainer else None)
+        trainer = split.one_device(self.trainer)
+        if trainer != self.trainer:
+            self.log("the final model trains on one device; `panama train DIR --trainer devices=N` trains it data-parallel")
+        plan = final_plan(self.config, recipe={"trainer": trainer} if trainer else None)
         model = plan.fit(self.capture.dataset(), knob_space=self.capture.knob_space, progress=self.progress)
         record_model(self.capture, model, train.Recipe(**plan.recipe))
         return model
@@ -324,9 +328,9 @@ def run_capture(
     is one experiment), except ``budget``, which may grow.
     """
     from panama.core.capture.store import Capture
-    from panama.core.train.trainer_options import check_single_process
+    from panama.core.train.trainer_options import check_loop
 
-    check_single_process(dict(trainer or {}), "panama run")
+    check_loop(dict(trainer or {}), "panama run")
     directory = Path(directory)
     given = {
         "labeler": labeler, "sampler": sampler, "initial": initial, "run_preset": preset,

@@ -26,7 +26,7 @@ def run(
     labeler_option: Annotated[list[str] | None, typer.Option("--labeler-option", help="Label source option name=value, repeatable.")] = None,
     input_wav: Annotated[Path | None, typer.Option("--input", help="Your own reamp WAV instead of the generated signal.")] = None,
     trainer: Annotated[list[str] | None, typer.Option("--trainer", help="Lightning Trainer setting name=value, repeatable "
-                                                      "(accelerator=gpu, precision=bf16-mixed; one device: the loop trains in-process).")] = None,
+                                                      "(accelerator=gpu, precision=bf16-mixed; devices=N splits each round's ensemble over N devices).")] = None,
     sample_rate: Annotated[int | None, typer.Option("--sample-rate", min=8000, help="Capture at this rate (default 48000; an --input at another rate is refused unless this names it).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:

@@ -137,9 +137,12 @@ def fit_ensemble(
     ``checkpoint_path``: the fit saves its state there every ``recipe.checkpoint_seconds``, and a
     killed fit of the same data, recipe, members and warm start resumes from it
     (``metrics["resumed_from_step"]``); the file is removed once the fit is done.
+
+    ``recipe.trainer["devices"] = N`` splits the members across N devices, one worker process
+    each (:mod:`panama.core.train.split`; ``metrics["split"]`` says how).
     """
     from panama.core.errors import PanamaError
-    from panama.core.train import engine, warm
+    from panama.core.train import engine, split, warm
 
     recipe = recipe or Recipe(val_fraction=0.0)
     if seed is not None:
@@ -162,20 +165,29 @@ def fit_ensemble(
     if pools is not None:
         extra["bootstrap"] = [[int(i) for i in pool] for pool in pools]
     callbacks: list[Any] = []
-    resume, resumed_from = None, 0
+    resume, resumed_from, key = None, 0, None
+    groups = split.device_groups(recipe.trainer, members)
     if checkpoint_path is not None:
         from panama.core.train import checkpoint
 
         key = checkpoint.fingerprint(train, recipe, members, net, options, seeds, extra)
-        resume, resumed_from = checkpoint.resume_path(Path(checkpoint_path), key)
-        callbacks.append(checkpoint.PeriodicCheckpoint(Path(checkpoint_path), key, recipe.checkpoint_seconds))
-    metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress,
-                                    pools=pools, callbacks=callbacks, resume_from=resume)
+        if groups is None:
+            resume, resumed_from = checkpoint.resume_path(Path(checkpoint_path), key)
+            callbacks.append(checkpoint.PeriodicCheckpoint(Path(checkpoint_path), key, recipe.checkpoint_seconds))
+    if groups is not None:  # trainer.devices = N: members split across N devices, one process each
+        metrics, history, resumed_from = split.fit_split(
+            module, groups, net=net, options=options, train=train, val=held_out, recipe=recipe, seeds=seeds, pools=pools,
+            checkpoint_path=None if checkpoint_path is None else Path(checkpoint_path), key=key)
+    else:
+        metrics, history = engine.train(module, train, held_out, recipe, members=members, seeds=seeds, progress=progress,
+                                        pools=pools, callbacks=callbacks, resume_from=resume)
     metrics.update(extra)
     metrics["val_held_out"] = bool(held and held_out is not train)
     metrics["val_esr_pooled"] = _pooled_esr(metrics["val_mse"], float(metrics.get("val_energy") or 0.0))
     if checkpoint_path is not None:
         metrics["resumed_from_step"] = resumed_from
         checkpoint.remove(Path(checkpoint_path))
+        for g in range(len(groups or [])):
+            checkpoint.remove(split.part_path(Path(checkpoint_path), g))
     module.eval().requires_grad_(False)
     return TrainedEnsemble(module, members, space, train.sample_rate, net, options, seeds, metrics, history)

@@ -6,7 +6,8 @@ that come faster than one fit make no progress at all. :class:`PeriodicCheckpoin
 whole training state (weights, Adam moments, LR schedule, step) atomically to one file; the
 next fit with the *same* data, recipe and members (:func:`fingerprint`) resumes from it
 (:func:`resume_path`). A checkpoint of another fit is deleted, never resumed. Only single-
-process fits checkpoint (a multi-GPU strategy writes its own way).
+process fits checkpoint (a multi-GPU strategy writes its own way); a fit split across devices
+(:mod:`panama.core.train.split`) checkpoints each worker's share to its own part file.
 
 Imported by the engine side only (torch and Lightning load here).
 """

@@ -114,12 +114,16 @@ def lightning_kwargs(trainer: dict[str, Any], steps_per_epoch: int) -> dict[str,
     return kwargs
 
 
-def check_single_process(trainer: dict[str, Any], command: str) -> None:
-    """Refuse data-parallel settings where the command trains in its own process only."""
-    devices, nodes, strategy = trainer.get("devices", 1), trainer.get("num_nodes", 1), str(trainer.get("strategy", ""))
-    count = len(devices) if isinstance(devices, list) else (devices if isinstance(devices, int) else 1)
-    if count > 1 or devices == -1 or (isinstance(nodes, int) and nodes > 1) or strategy.startswith(("ddp", "fsdp", "deepspeed")):
-        raise PanamaError(f"{command} trains its ensembles and final model inside this process; data-parallel settings "
-                          "(several devices or nodes, ddp) would re-run the whole command in each process",
-                          "use one device here (e.g. --trainer accelerator=gpu), and `panama train DIR --trainer devices=N` "
-                          "for a data-parallel final model")
+def check_loop(trainer: dict[str, Any], command: str) -> None:
+    """Refuse what a command that trains inside its own process cannot do.
+
+    ``devices = N`` is fine there: each round's ensemble splits its members across N devices,
+    one worker process each (``panama.core.train.split``). A data-parallel strategy or several
+    nodes would re-run the whole command in every process.
+    """
+    nodes, strategy = trainer.get("num_nodes", 1), str(trainer.get("strategy", ""))
+    if (isinstance(nodes, int) and nodes > 1) or strategy.startswith(("ddp", "fsdp", "deepspeed")):
+        raise PanamaError(f"{command} trains inside this process; a data-parallel strategy or several nodes would "
+                          "re-run the whole command in each process",
+                          "give --trainer devices=N alone (each round's ensemble is split across N devices), and "
+                          "`panama train DIR --trainer devices=N` for a data-parallel final model")
