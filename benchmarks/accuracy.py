@@ -143,6 +143,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "knob_noise": 0.05}},
     "feather-kn10": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "knob_noise": 0.1}},
+    # the knob pathway's size with few settings (sim16sobol): a linear FiLM (no hidden layer) to 64 units
+    "feather-h0": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 0},
+                   "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5}},
+    "feather-h64": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 64},
+                    "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5}},
     "lw075": {"net_options": {"preset": "nano", "conditioning": "film"},
               "recipe": {**_QUICK, "level_weight": 0.75}},
     "lite-film-7min": {"net_options": {"preset": "lite", "conditioning": "film"},
