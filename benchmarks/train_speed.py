@@ -9,6 +9,7 @@ own batch) against a single member. Results go to benchmarks/RESULTS.md (own sec
 
     python benchmarks/train_speed.py                 # all presets, 2 threads
     python benchmarks/train_speed.py --presets nano --rounds 3
+    python benchmarks/train_speed.py --device cuda   # the same on a GPU: its own section beside the CPU's
 """
 
 from __future__ import annotations
@@ -48,15 +49,24 @@ def nam_wavenet(preset: str) -> torch.nn.Module:
     return NamWaveNet.init_from_config({"layers_configs": layers, "head_scale": 0.02})
 
 
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()  # a GPU step is done when its kernels are, not when Python returns
+
+
 def stepper(model: torch.nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> Callable[[], float]:
+    device = x.device.type
+    model.to(x.device)
     opt = torch.optim.Adam(model.parameters(), lr=4e-3)
 
     def step() -> float:
+        sync(device)
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = (forward(x) - y).pow(2).mean()
         loss.backward()
         opt.step()
+        sync(device)
         return time.perf_counter() - start
 
     step()  # warm-up (allocator, oneDNN primitives)
@@ -80,8 +90,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ensemble-presets", nargs="+", default=["nano", "standard"])
     parser.add_argument("--members", type=int, default=4)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("train_speed: --device cuda, but torch sees no GPU here (run it where one is, or leave out --device)")
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -94,9 +108,9 @@ def main() -> None:
         ours6 = WaveNet(WaveNetConfig(preset=preset, num_knobs=6), seeds=[0])
         ours0 = WaveNet(WaveNetConfig(preset=preset), seeds=[0])
         nam = nam_wavenet(preset)
-        x = torch.randn(b, t + ours6.receptive_field - 1) * 0.3
-        y = torch.randn(b, t) * 0.1
-        knobs6, knobs0 = torch.rand(b, 6), torch.zeros(b, 0)
+        x = torch.randn(b, t + ours6.receptive_field - 1, device=dev) * 0.3
+        y = torch.randn(b, t, device=dev) * 0.1
+        knobs6, knobs0 = torch.rand(b, 6, device=dev), torch.zeros(b, 0, device=dev)
         medians = interleaved({
             "nam": stepper(nam, lambda v, n=nam: n(v, pad_start=False), x, y),
             "ours_k6": stepper(ours6, lambda v, n=ours6, k=knobs6: n(v, k), x, y),
@@ -110,12 +124,12 @@ def main() -> None:
         m = args.members
         single = WaveNet(WaveNetConfig(preset=preset, num_knobs=6), seeds=[0])
         stacked = WaveNet(WaveNetConfig(preset=preset, num_knobs=6), members=m, seeds=list(range(m)))
-        x1 = torch.randn(b, t + single.receptive_field - 1) * 0.3
-        xm, km = torch.randn(b, m, x1.shape[1]) * 0.3, torch.rand(b, m, 6)
+        x1 = torch.randn(b, t + single.receptive_field - 1, device=dev) * 0.3
+        xm, km = torch.randn(b, m, x1.shape[1], device=dev) * 0.3, torch.rand(b, m, 6, device=dev)
         k1 = km[:, 0]
         medians = interleaved({
-            "single": stepper(single, lambda v, n=single, k=k1: n(v, k), x1, torch.randn(b, t)),
-            "ensemble": stepper(stacked, lambda v, n=stacked, k=km: n(v, k), xm, torch.randn(b, m, t)),
+            "single": stepper(single, lambda v, n=single, k=k1: n(v, k), x1, torch.randn(b, t, device=dev)),
+            "ensemble": stepper(stacked, lambda v, n=stacked, k=km: n(v, k), xm, torch.randn(b, m, t, device=dev)),
         }, args.rounds)
         ens_rows.append((preset, medians))
         print(f"{preset:9s} ensemble of {m}: {medians['ensemble']:.3f} s/step vs one member {medians['single']:.3f} s/step "
@@ -126,13 +140,16 @@ def main() -> None:
 
 def write_results(args: argparse.Namespace, rows: list, ens_rows: list) -> None:
     """Replace this benchmark's section for this thread count in RESULTS.md (others stay)."""
-    mark_begin, mark_end = f"<!-- train_speed:threads={args.threads}:begin -->", f"<!-- train_speed:threads={args.threads}:end -->"
+    where = f"threads={args.threads}" if args.device == "cpu" else "cuda"
+    mark_begin, mark_end = f"<!-- train_speed:{where}:begin -->", f"<!-- train_speed:{where}:end -->"
     b, t, samples = args.batch, args.segment, args.batch * args.segment
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, torch {torch.__version__}, {platform.python_version()}"
+    if args.device == "cuda":
+        machine = f"{torch.cuda.get_device_name(0)}, torch {torch.__version__} (CUDA {torch.version.cuda}), {platform.python_version()}"
     lines = [
         mark_begin,
-        f"## Training-step speed, {args.threads} thread(s): PANAMA wavenet vs NAM's WaveNet (`benchmarks/train_speed.py`)",
+        f"## Training-step speed, {'a GPU' if args.device == 'cuda' else f'{args.threads} thread(s)'}: PANAMA wavenet vs NAM's WaveNet (`benchmarks/train_speed.py`)",
         "",
         f"{now}; {machine}. One step = forward + MSE + backward + Adam on {b} × {t} output samples; "
         f"median of {args.rounds} interleaved rounds; reference: neural-amp-modeler 0.13.0 `WaveNet` (A1 config). "
