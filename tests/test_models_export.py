@@ -30,7 +30,7 @@ def model(net: str = "wavenet", **options: object) -> TrainedModel:
         for name, p in module.named_parameters():
             if "knob" in name:
                 p.mul_(3)
-            if name == "gain_weight":  # FiLM's output gain starts at 1 for every setting
+            if name.endswith("gain_weight"):  # FiLM's output gain starts at 1 for every setting
                 p.copy_(torch.linspace(-0.8, 0.8, p.numel()).view_as(p))
     return TrainedModel(module.eval(), SPACE, 48_000, net, options, {"val_esr": 0.02, "val_mse": 1e-4})
 
@@ -43,17 +43,23 @@ CONDITIONING = ["bias", "film"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [*CONDITIONING, "quick", "lstm"])
+@pytest.mark.parametrize("kind", [*CONDITIONING, "quick", "average", "lstm"])
 @pytest.mark.parametrize(("layout", "release"), [("0.5", "0.12.3"), ("0.7", "0.13.0")])
 def test_nam_snapshot_loads_in_nams_own_loader(tmp_path, layout: str, release: str, kind: str) -> None:
     """Every conditioning kind folds into a plain NAM WaveNet, and an LSTM into NAM's LSTM, that
-    NAM's own loader runs; "quick" is the quick preset's net (FiLM, 32 knob units, dilations to 256)."""
+    NAM's own loader runs; "quick" is the quick preset's net (FiLM, 32 knob units, dilations to 256),
+    "average" the mean of two of them (Recipe.average), merged into one twice-as-wide WaveNet."""
     if kind == "lstm":
         m = model("lstm", hidden_size=6, num_layers=2, warmup=300)
     elif kind == "quick":
         from panama.core.presets import get_preset
 
         m = model(**get_preset("quick").net_options)
+    elif kind == "average":
+        from panama.core.presets import get_preset
+
+        m = model(**get_preset("quick").net_options, average=2)
+        assert isinstance(m.net.inner, torch.nn.Module) and m.net.members == 2
     else:
         m = model(conditioning=kind)
     net = "lstm" if kind == "lstm" else "wavenet"
@@ -167,9 +173,17 @@ def test_nam_layouts_share_the_weights(tmp_path) -> None:
     assert old["config"]["layers"][0]["kernel_size"] == 3 and new["config"]["layers"][0]["kernel_sizes"] == [3] * 7
 
 
-@pytest.mark.parametrize("net", ["wavenet", "film", "lstm"])
+def pick(net: str) -> TrainedModel:
+    if net == "lstm":
+        return model("lstm", hidden_size=5, warmup=20)
+    if net == "average":
+        return model("wavenet", conditioning="film", average=3)
+    return model("wavenet", conditioning="film" if net == "film" else "bias")
+
+
+@pytest.mark.parametrize("net", ["wavenet", "film", "average", "lstm"])
 def test_numpy_reference_matches_torch_at_three_settings(tmp_path, net: str) -> None:
-    m = model("wavenet", conditioning="film" if net == "film" else "bias") if net != "lstm" else model("lstm", hidden_size=5, warmup=20)
+    m = pick(net)
     path = build("exporter", "panama").export(m, tmp_path / "amp.panama.json")
     ref = numpy_ref.load(path)
     assert ref.knob_space == SPACE and ref.receptive_field == m.receptive_field
@@ -194,9 +208,9 @@ def test_numpy_reference_imports_no_torch(tmp_path) -> None:
     assert out.strip() == "(100,) False"
 
 
-@pytest.mark.parametrize("net", ["wavenet", "film", "lstm"])
+@pytest.mark.parametrize("net", ["wavenet", "film", "average", "lstm"])
 def test_torchscript_matches(tmp_path, net: str) -> None:
-    m = model("wavenet", conditioning="film" if net == "film" else "bias") if net != "lstm" else model("lstm", hidden_size=5, warmup=20)
+    m = pick(net)
     path = build("exporter", "torchscript").export(m, tmp_path / "amp.ts")
     scripted = torch.jit.load(str(path))
     x = audio(4500)

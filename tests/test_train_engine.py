@@ -204,3 +204,21 @@ def test_knob_noise_jitters_the_knobs_and_nothing_else() -> None:
     assert noisy[1].dtype == torch.float32 and jitter.shape == (64, 2, 2)
     assert 0.04 < jitter.std() < 0.06 and abs(jitter.mean()) < 0.01
     assert not np.allclose(jitter[:, 0], jitter[:, 1])  # each member draws its own jitter
+
+
+def test_an_averaged_fit_trains_its_nets_apart_and_predicts_their_mean(tmp_path) -> None:
+    """``Recipe(average=2)``: two nets, each on its own loss and seed, one model (their mean) that
+    saves, loads and reports its own validation error beside its nets'."""
+    data = toy_data(settings=3, seconds=0.2)
+    recipe = QUICK.model_copy(update={"average": 2, "val_fraction": 0.0})
+    model = fit(data, net_options={"preset": "nano"}, recipe=recipe, knob_space=SPACE, progress=False)
+    assert model.net_options["average"] == 2 and model.metrics["average"] == 2
+    assert len(model.metrics["member_val_mse"]) == 2 and model.metrics["member_val_mse"][0] != model.metrics["member_val_mse"][1]
+    assert isinstance(model.metrics["val_mse"], float) and model.metrics["val_mse"] <= max(model.metrics["member_val_mse"]) * 1.0001
+    x, setting = data.x[:4000], {"drive": 3.0, "level": 0.4}
+    nets = [TrainedModel(model.net.member(i).eval(), SPACE, SR, "wavenet", {"preset": "nano", "num_knobs": 2}) for i in range(2)]
+    np.testing.assert_allclose(model.predict(x, setting), np.mean([n.predict(x, setting) for n in nets], axis=0), atol=1e-6)
+    loaded = TrainedModel.load(model.save(tmp_path / "m.pt"))
+    np.testing.assert_allclose(loaded.predict(x, setting), model.predict(x, setting), atol=1e-7)
+    with pytest.raises(PanamaError, match="not an ensemble member"):
+        fit_ensemble(data, members=2, net_options={"preset": "nano"}, recipe=recipe, knob_space=SPACE)

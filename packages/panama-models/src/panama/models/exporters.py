@@ -148,6 +148,14 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
     unit = torch.from_numpy(model.knob_space.to_unit(full).astype(np.float32))
     if isinstance(getattr(model, "net", None), ConvNet):  # NAM's ConvNet: same layout in 0.5.x and 0.7.x
         architecture, config, weights = "ConvNet", model.net.nam_config(), model.net.fold(unit).nam_weights()
+    elif getattr(model.net, "averaged", False):  # the mean of P nets: one P-times-wider WaveNet
+        if not isinstance(model.net.inner, WaveNet):
+            raise PanamaError("the nam exporter merges averaged wavenets only", "export with --format panama or torchscript")
+        merged = WaveNet.average([model.net.member(i).fold(unit) for i in range(model.net.members)])
+        architecture = "WaveNet"
+        config = {"layers": [nam_layer_config(layer, nam_version) for layer in merged.config.resolved_layers()],
+                  "head": None, "head_scale": float(merged.head_scale)}
+        weights = nam_weights(merged)
     else:
         net = _single(model, "nam")
         if isinstance(net, LSTM):
@@ -208,9 +216,13 @@ class PanamaExporter:
                metadata: Mapping[str, Any] | None = None, **options: Any) -> Path:
         _no_options(options, "panama")
         net = model.net
-        config = net.config.model_dump()
-        if isinstance(net, WaveNet):
-            config["layers"] = [layer.model_dump() for layer in net.config.resolved_layers()]
+        averaged = bool(getattr(net, "averaged", False))
+        single = net.member(0) if averaged else net
+        config = single.config.model_dump()
+        if isinstance(single, WaveNet):
+            config["layers"] = [layer.model_dump() for layer in single.config.resolved_layers()]
+        if averaged:  # the mean of P nets: each net's own tensors
+            config["average"] = net.members
         payload = {
             "format": PANAMA_FORMAT,
             "version": PANAMA_FORMAT_VERSION,
@@ -221,8 +233,11 @@ class PanamaExporter:
             "knobs": [k.model_dump() for k in model.knob_space],
             "metadata": {"date": _date(), "metrics": _plain_metrics(model.metrics), **user_metadata(metadata),
                          "at_default_setting": calibration(model)},
-            "tensors": {name: encode_tensor(t) for name, t in net.state_dict().items()},
+            "tensors": {name: encode_tensor(t) for name, t in single.state_dict().items()},
         }
+        if averaged:
+            payload["member_tensors"] = [{name: encode_tensor(t) for name, t in net.member(i).state_dict().items()}
+                                         for i in range(net.members)]
         return write_text_atomic(path, json.dumps(payload))
 
 

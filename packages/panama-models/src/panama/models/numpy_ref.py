@@ -47,6 +47,9 @@ class ReferenceModel:
         self.sample_rate = int(payload["sample_rate"])
         self.knob_space = KnobSpace.model_validate({"knobs": payload["knobs"]})
         self.t = {name: decode_tensor(entry) for name, entry in payload["tensors"].items()}
+        # an averaged model (config "average": P): the mean of P nets, each with its own tensors
+        self.members = [{name: decode_tensor(entry) for name, entry in tensors.items()}
+                        for tensors in payload.get("member_tensors") or []]
         if self.net not in ("wavenet", "lstm"):
             raise PanamaError(f"the NumPy reference has no forward for net {self.net!r}", "use the torchscript export")
 
@@ -54,6 +57,12 @@ class ReferenceModel:
         """``x[T]``, unit ``knobs[K]`` → ``y[T - receptive_field + 1]`` (no padding)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         knobs = np.asarray(knobs, dtype=np.float64).reshape(-1)
+        if self.members:
+            outputs = []
+            for tensors in self.members:
+                self.t = tensors
+                outputs.append(self._wavenet(x, knobs) if self.net == "wavenet" else self._lstm(x, knobs))
+            return np.mean(outputs, axis=0)
         return self._wavenet(x, knobs) if self.net == "wavenet" else self._lstm(x, knobs)
 
     def predict(self, x: np.ndarray, setting: KnobSetting | None = None) -> np.ndarray:

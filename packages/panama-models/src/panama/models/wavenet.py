@@ -350,6 +350,50 @@ class WaveNet(nn.Module):
                 p.copy_(torch.cat([list(n.parameters())[i].detach() for n in nets], dim=0))
         return out
 
+    @classmethod
+    @torch.no_grad()
+    def average(cls, nets: Sequence[WaveNet]) -> WaveNet:
+        """One K = 0 net whose output is exactly the mean of ``nets``' (single K = 0 nets of one
+        config, e.g. folded members): every layer array ``len(nets)`` times as wide, the nets'
+        weights block-diagonal, the last head their mean. NAM runs it as any WaveNet (two
+        feather nets make one net of NAM standard's 16 and 8 channels)."""
+        p, first = len(nets), nets[0]
+        if any(n.num_knobs or n.members != 1 for n in nets):
+            raise ValueError("average single K = 0 nets (fold them first)")
+        arrays = first.config.resolved_layers()
+        if any(n.config.resolved_layers() != arrays or n.head_scale != first.head_scale for n in nets):
+            raise ValueError("average nets of one config")
+        if any(a.gated for a in arrays):
+            raise ValueError("gated layers do not merge block-diagonally")
+        last = len(arrays) - 1
+        wide = [a.model_copy(update={"input_size": a.input_size * (p if i else 1), "channels": a.channels * p,
+                                     "head_size": a.head_size * (1 if i == last else p)}) for i, a in enumerate(arrays)]
+        out = cls(first.config.model_copy(update={"layers": wide, "max_dilation": None, "num_knobs": 0,
+                                                  "conditioning": "bias"}), seeds=[0])
+
+        def block(dst: torch.Tensor, srcs: list[torch.Tensor], diagonal: bool = True) -> None:
+            dst.zero_()
+            r = c = 0
+            for src in srcs:
+                dst[r : r + src.shape[0], c : c + src.shape[1]] = src
+                r, c = r + src.shape[0], c + (src.shape[1] if diagonal else 0)
+
+        for i, (mine, *theirs) in enumerate(zip(out.arrays, *(n.arrays for n in nets), strict=True)):
+            block(mine.rechannel_weight, [t.rechannel_weight for t in theirs], diagonal=i > 0)  # array 0 reads the input
+            for layer, *others in zip(mine.layers, *(t.layers for t in theirs), strict=True):
+                block(layer.conv_weight, [o.conv_weight for o in others])
+                block(layer.out_weight, [o.out_weight for o in others])
+                for name in ("conv_bias", "mixer_weight", "out_bias"):
+                    getattr(layer, name).copy_(torch.cat([getattr(o, name) for o in others]))
+            if i == last:
+                mine.head_weight.copy_(torch.cat([t.head_weight for t in theirs], dim=1) / p)
+            else:
+                block(mine.head_weight, [t.head_weight for t in theirs])
+            if mine.head_bias is not None:
+                biases = [t.head_bias for t in theirs if t.head_bias is not None]
+                mine.head_bias.copy_(torch.stack(biases).mean(0) if i == last else torch.cat(biases))
+        return out
+
     @torch.no_grad()
     def fold(self, knobs: torch.Tensor) -> WaveNet:
         """A K = 0 net equal to this one at the unit knob vector ``knobs[K]`` (single nets only)."""

@@ -88,17 +88,29 @@ def fit(
     recipe = recipe or Recipe()
     train, held_out, space = _prepare(data, val, recipe, knob_space, hold_out=True)
     options = _net_options(net_options, train.num_knobs)
+    if recipe.average > 1:
+        options["average"] = recipe.average
     seeds = engine.member_seeds(recipe.seed, 1)
     module = build_net(net, options, seeds=seeds)
     if init_from is not None:
         _load_weights(module, init_from, net, options)
+    # An averaged model's nets train apart, as one stacked ensemble (each on its own loss).
+    averaged = bool(getattr(module, "averaged", False))
+    target, count = (module.inner, module.members) if averaged else (module, 1)
+    target_seeds = engine.member_seeds(seeds[0], count) if averaged else seeds
 
     def save_best(current: Any, entry: dict[str, Any]) -> None:
         if checkpoint_path is not None:
-            TrainedModel(current, space, train.sample_rate, net, options, {"val_mse": entry["val_mse"], "val_esr": entry["val_esr"], "step": entry["step"]}).save(checkpoint_path)
+            TrainedModel(module, space, train.sample_rate, net, options, {"val_mse": entry["val_mse"], "val_esr": entry["val_esr"], "step": entry["step"]}).save(checkpoint_path)
 
-    metrics, history = engine.train(module, train, held_out, recipe, members=1, seeds=seeds, progress=progress, on_best=save_best,
-                                    resume_from=resume_from, lightning_checkpoint=lightning_checkpoint)
+    metrics, history = engine.train(target, train, held_out, recipe, members=count, seeds=target_seeds, progress=progress,
+                                    on_best=save_best, resume_from=resume_from, lightning_checkpoint=lightning_checkpoint)
+    if averaged:
+        module.eval()
+        for key in ("val_mse", "val_esr", "best_step"):
+            metrics[f"member_{key}"] = metrics[key]
+        metrics["val_mse"], metrics["val_esr"] = engine.validate(module, held_out, recipe)
+        metrics["best_step"], metrics["average"] = max(metrics["member_best_step"]), count
     if init_from is not None:
         metrics["init_from"] = init_from.fingerprint()
     model = TrainedModel(module, space, train.sample_rate, net, options, metrics, history)
@@ -145,6 +157,9 @@ def fit_ensemble(
     from panama.core.train import engine, split, warm
 
     recipe = recipe or Recipe(val_fraction=0.0)
+    if recipe.average > 1:
+        raise PanamaError(f"recipe.average {recipe.average}: an average of nets is a final model, not an ensemble member",
+                          "leave average out of ensemble recipes")
     if seed is not None:
         recipe = recipe.model_copy(update={"seed": seed})
     held = val is not None or recipe.val_fraction > 0

@@ -313,6 +313,14 @@ def restore_best(net: Any, best_states: list[dict[str, torch.Tensor] | None]) ->
                 tensor.view(members, -1)[m].copy_(state[key].view(members, -1)[m])
 
 
+def validate(net: Any, val: TrainingData, recipe: Recipe) -> tuple[float, float]:
+    """``(MSE, ESR)`` of a single net on ``val``, measured as a fit's validation measures them."""
+    rf = int(net.receptive_field)
+    max_val = None if recipe.val_seconds is None else int(recipe.val_seconds * val.sample_rate) + rf - 1
+    mse, esr = Validator(val, 1, 1, max_val, receptive_field=rf).evaluate(TrainModule(net, recipe))
+    return float(mse[0]), float(esr[0])
+
+
 def _trainer_kwargs(recipe: Recipe, callbacks: list[Any], progress: bool, steps_per_epoch: int) -> dict[str, Any]:
     from panama.core.train import trainer_options
 

@@ -28,6 +28,17 @@ def build_net(name: str, options: dict[str, Any], *, members: int = 1, seeds: li
     from panama.core.plugins import get_registry
     from panama.core.protocols import supports_members
 
+    options = dict(options)
+    average = int(options.pop("average", 1) or 1)
+    if average > 1:  # the mean of `average` nets trained apart (Recipe.average), as one module
+        from panama.core.train.average import Averaged
+        from panama.core.train.engine import member_seeds
+
+        if members > 1:
+            raise PanamaError("an averaged net (average > 1) cannot be stacked into an ensemble",
+                              "give average only to a final model's recipe")
+        first = next(iter(seeds)) if seeds is not None else 0
+        return Averaged(build_net(name, options, members=average, seeds=member_seeds(first, average)), average)
     cls = get_registry().get("net", name).load()
     config = make_config(cls, options, f"net {name!r}", name=name)
     seeds = list(seeds) if seeds is not None else [0] * members

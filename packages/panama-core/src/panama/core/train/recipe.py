@@ -35,6 +35,10 @@ class Recipe(BaseModel):
         default=0.0, ge=0, le=1,
         description="mse: weigh each setting's error by its output energy to the power -level_weight "
                     "(0: plain MSE, loud settings rule; 1: per-setting ESR, quiet settings rule)")
+    average: int = Field(
+        default=1, ge=1, le=16,
+        description="a final model that is the mean of this many nets trained apart (own seeds and segments); "
+                    "exported as one wider net")
     knob_noise: float = Field(
         default=0.0, ge=0, le=0.5,
         description="standard deviation of Gaussian noise added to each training segment's knobs (unit scale): "
