@@ -148,6 +148,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
                    "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5}},
     "feather-h64": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 64},
                     "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5}},
+    # the final model as the mean of two nets trained apart (Recipe.average), on 2 threads (the
+    # 2-core box's second core, which one feather net cannot use), against one net given as many
+    # CPU-seconds (feather-8000)
+    "feather-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+                     "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 2}},
+    "feather-8000": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+                     "recipe": {**_QUICK, "steps": 8000, "val_every": 1000, "level_weight": 0.5}},
     "lw075": {"net_options": {"preset": "nano", "conditioning": "film"},
               "recipe": {**_QUICK, "level_weight": 0.75}},
     "lite-film-7min": {"net_options": {"preset": "lite", "conditioning": "film"},
@@ -212,6 +219,7 @@ def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dic
     from panama.core import train
     from panama.core.study.heldout import score_settings, summarise
 
+    threads = int(spec.get("threads", threads))  # a variant may need its own thread count
     torch.set_num_threads(threads)
     recipe = train.Recipe(**{**spec.get("recipe", {}), "num_threads": threads})
     training = train.TrainingData(data["x"], data["y"], data["knobs"], data["sample_rate"], data["settings"])
@@ -228,7 +236,7 @@ def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dic
     loud = np.array([s.target_rms > QUIET_RMS for s in scores])
     steps = int(model.metrics["steps"])
     return {
-        "spec": spec, "steps": steps, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
+        "spec": spec, "steps": steps, "threads": threads, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
         "samples_per_cpu_second": round(steps * recipe.batch_size * recipe.segment_length / max(cpu, 1e-9)),
         "esr_median": summary.esr.median, "esr_p90": summary.esr.p90, "esr_mean": summary.esr.mean,
         "mse_median": summary.mse.median,

@@ -222,3 +222,15 @@ def test_an_averaged_fit_trains_its_nets_apart_and_predicts_their_mean(tmp_path)
     np.testing.assert_allclose(loaded.predict(x, setting), model.predict(x, setting), atol=1e-7)
     with pytest.raises(PanamaError, match="not an ensemble member"):
         fit_ensemble(data, members=2, net_options={"preset": "nano"}, recipe=recipe, knob_space=SPACE)
+
+
+def test_an_averaged_fits_first_net_is_the_single_fit() -> None:
+    """The first of an averaged model's nets is the model the same recipe trains alone (same
+    seed, initial weights and segments), so the average is compared with it pairwise."""
+    data = toy_data(settings=3, seconds=0.2)
+    recipe = QUICK.model_copy(update={"val_fraction": 0.0, "seed": 5})
+    single = fit(data, net_options={"preset": "nano"}, recipe=recipe, knob_space=SPACE, progress=False)
+    averaged = fit(data, net_options={"preset": "nano"}, recipe=recipe.model_copy(update={"average": 2}), knob_space=SPACE,
+                   progress=False)
+    for mine, theirs in zip(averaged.net.member(0).state_dict().values(), single.net.state_dict().values(), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)

@@ -90,14 +90,15 @@ def fit(
     options = _net_options(net_options, train.num_knobs)
     if recipe.average > 1:
         options["average"] = recipe.average
-    seeds = engine.member_seeds(recipe.seed, 1)
+    # An averaged model's nets train apart, as one stacked ensemble (each on its own loss); its
+    # first net has the seed, initial weights and segments a single model of this recipe has.
+    seeds = engine.member_seeds(recipe.seed, int(options.get("average", 1) or 1))
     module = build_net(net, options, seeds=seeds)
     if init_from is not None:
         _load_weights(module, init_from, net, options)
-    # An averaged model's nets train apart, as one stacked ensemble (each on its own loss).
     averaged = bool(getattr(module, "averaged", False))
     target, count = (module.inner, module.members) if averaged else (module, 1)
-    target_seeds = engine.member_seeds(seeds[0], count) if averaged else seeds
+    target_seeds = seeds
 
     def save_best(current: Any, entry: dict[str, Any]) -> None:
         if checkpoint_path is not None:

@@ -37,8 +37,9 @@ def build_net(name: str, options: dict[str, Any], *, members: int = 1, seeds: li
         if members > 1:
             raise PanamaError("an averaged net (average > 1) cannot be stacked into an ensemble",
                               "give average only to a final model's recipe")
-        first = next(iter(seeds)) if seeds is not None else 0
-        return Averaged(build_net(name, options, members=average, seeds=member_seeds(first, average)), average)
+        given = list(seeds) if seeds is not None else [0]
+        inner_seeds = given if len(given) == average else member_seeds(given[0], average)  # fit gives one per net
+        return Averaged(build_net(name, options, members=average, seeds=inner_seeds), average)
     cls = get_registry().get("net", name).load()
     config = make_config(cls, options, f"net {name!r}", name=name)
     seeds = list(seeds) if seeds is not None else [0] * members
