@@ -155,6 +155,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 2}},
     "feather-8000": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
                      "recipe": {**_QUICK, "steps": 8000, "val_every": 1000, "level_weight": 0.5}},
+    # the good preset's final recipe as shipped: the mean of two nets (about 35 minutes on 2 cores)
+    "good-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+                  "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2}},
     "lw075": {"net_options": {"preset": "nano", "conditioning": "film"},
               "recipe": {**_QUICK, "level_weight": 0.75}},
     "lite-film-7min": {"net_options": {"preset": "lite", "conditioning": "film"},

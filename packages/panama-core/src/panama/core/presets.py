@@ -77,8 +77,9 @@ RUN_PRESETS: dict[str, RunPreset] = {
         per_round=4,
         # Validating on the whole input would cost more than these short trainings themselves.
         ensemble={**_ENSEMBLE, "steps": 150, "val_every": 150},
-        # the mean of two nets trained apart: on the README job's 16 settings 0.060 median ESR
-        # against one net's 0.085 (benchmarks/RESULTS.md), for 1.3x the wall time on 2 cores
+        # the mean of two nets trained apart (benchmarks/RESULTS.md): on 16 Sobol settings median
+        # ESR 0.060 against its first net's 0.085 (accuracy.py, sim16sobol), in the README job 0.062
+        # against 0.066; the two share the 2 cores that one feather net cannot use
         final={**_FINAL, "steps": 3200, "val_every": 800, "average": 2},
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
     ),
