@@ -1,8 +1,8 @@
 """Run presets: how big a capture's signal, nets and training are, in one table.
 
-``tiny`` is for tests (seconds), ``quick`` fits a budget-16 capture of the sim into about seven
-minutes on a 2-core CPU, ``good`` is a serious CPU capture (budget 32, a feather net trained
-about an hour on 2 cores), ``paper`` is the PANAMA paper's scale (A1 standard, 50-epoch
+``tiny`` is for tests (seconds), ``quick`` fits a budget-16 capture of the sim into four to
+seven minutes on a 2-core CPU, ``good`` is a serious CPU capture (budget 32, the mean of two
+feather nets trained about an hour on 2 cores), ``paper`` is the PANAMA paper's scale (A1 standard, 50-epoch
 ensembles, the paper's bias conditioning) and wants a GPU.
 """
 
