@@ -111,6 +111,16 @@ def nam_metadata(model: Any, full: KnobSetting, metadata: Mapping[str, Any] | No
     return out
 
 
+def _folded_wavenet(net: Any, unit: torch.Tensor) -> WaveNet:
+    """The K = 0 WaveNet NAM plays at unit knobs ``unit``; the mean of P nets (``Recipe.average``)
+    merges into one P-times-wider WaveNet."""
+    if not getattr(net, "averaged", False):
+        return net.fold(unit)
+    if not isinstance(net.inner, WaveNet):
+        raise PanamaError("the nam exporter merges averaged wavenets only", "export with --format panama or torchscript")
+    return WaveNet.average([net.member(i).fold(unit) for i in range(net.members)])
+
+
 def nam_layer_config(layer: Any, version: str) -> dict[str, Any]:
     """One layer array's config in NAM's 0.5.x or 0.7.x layout (same weights either way)."""
     if version == "0.5":
@@ -148,24 +158,17 @@ def nam_snapshot(model: Any, setting: KnobSetting | None = None, nam_version: st
     unit = torch.from_numpy(model.knob_space.to_unit(full).astype(np.float32))
     if isinstance(getattr(model, "net", None), ConvNet):  # NAM's ConvNet: same layout in 0.5.x and 0.7.x
         architecture, config, weights = "ConvNet", model.net.nam_config(), model.net.fold(unit).nam_weights()
-    elif getattr(model.net, "averaged", False):  # the mean of P nets: one P-times-wider WaveNet
-        if not isinstance(model.net.inner, WaveNet):
-            raise PanamaError("the nam exporter merges averaged wavenets only", "export with --format panama or torchscript")
-        merged = WaveNet.average([model.net.member(i).fold(unit) for i in range(model.net.members)])
-        architecture = "WaveNet"
-        config = {"layers": [nam_layer_config(layer, nam_version) for layer in merged.config.resolved_layers()],
-                  "head": None, "head_scale": float(merged.head_scale)}
-        weights = nam_weights(merged)
     else:
-        net = _single(model, "nam")
+        net = model.net if getattr(model.net, "averaged", False) else _single(model, "nam")
         if isinstance(net, LSTM):
             architecture = "LSTM"
             config, weights = fold_lstm(net, unit)
         else:
             architecture = "WaveNet"
-            layers = [nam_layer_config(layer, nam_version) for layer in net.config.resolved_layers()]
-            config = {"layers": layers, "head": None, "head_scale": float(net.head_scale)}
-            weights = nam_weights(net.fold(unit))
+            folded = _folded_wavenet(net, unit)
+            layers = [nam_layer_config(layer, nam_version) for layer in folded.config.resolved_layers()]
+            config = {"layers": layers, "head": None, "head_scale": float(folded.head_scale)}
+            weights = nam_weights(folded)
     return {
         "version": "0.5.4" if nam_version == "0.5" else "0.7.0",
         "architecture": architecture,
@@ -217,11 +220,11 @@ class PanamaExporter:
         _no_options(options, "panama")
         net = model.net
         averaged = bool(getattr(net, "averaged", False))
-        single = net.member(0) if averaged else net
-        config = single.config.model_dump()
-        if isinstance(single, WaveNet):
-            config["layers"] = [layer.model_dump() for layer in single.config.resolved_layers()]
-        if averaged:  # the mean of P nets: each net's own tensors
+        nets = [net.member(i) for i in range(net.members)] if averaged else [net]
+        config = nets[0].config.model_dump()
+        if isinstance(nets[0], WaveNet):
+            config["layers"] = [layer.model_dump() for layer in nets[0].config.resolved_layers()]
+        if averaged:  # the mean of P nets: each net's own tensors (``member_tensors``, no ``tensors``)
             config["average"] = net.members
         payload = {
             "format": PANAMA_FORMAT,
@@ -233,11 +236,12 @@ class PanamaExporter:
             "knobs": [k.model_dump() for k in model.knob_space],
             "metadata": {"date": _date(), "metrics": _plain_metrics(model.metrics), **user_metadata(metadata),
                          "at_default_setting": calibration(model)},
-            "tensors": {name: encode_tensor(t) for name, t in single.state_dict().items()},
         }
+        tensors = [{name: encode_tensor(t) for name, t in n.state_dict().items()} for n in nets]
         if averaged:
-            payload["member_tensors"] = [{name: encode_tensor(t) for name, t in net.member(i).state_dict().items()}
-                                         for i in range(net.members)]
+            payload["member_tensors"] = tensors
+        else:
+            payload["tensors"] = tensors[0]
         return write_text_atomic(path, json.dumps(payload))
 
 

@@ -46,10 +46,9 @@ class ReferenceModel:
         self.receptive_field = int(payload["receptive_field"])
         self.sample_rate = int(payload["sample_rate"])
         self.knob_space = KnobSpace.model_validate({"knobs": payload["knobs"]})
-        self.t = {name: decode_tensor(entry) for name, entry in payload["tensors"].items()}
-        # an averaged model (config "average": P): the mean of P nets, each with its own tensors
-        self.members = [{name: decode_tensor(entry) for name, entry in tensors.items()}
-                        for tensors in payload.get("member_tensors") or []]
+        # one net's tensors, or (config "average": P) each of P nets' whose outputs are averaged
+        self.nets = [{name: decode_tensor(entry) for name, entry in tensors.items()}
+                     for tensors in payload.get("member_tensors") or [payload["tensors"]]]
         if self.net not in ("wavenet", "lstm"):
             raise PanamaError(f"the NumPy reference has no forward for net {self.net!r}", "use the torchscript export")
 
@@ -57,13 +56,9 @@ class ReferenceModel:
         """``x[T]``, unit ``knobs[K]`` → ``y[T - receptive_field + 1]`` (no padding)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         knobs = np.asarray(knobs, dtype=np.float64).reshape(-1)
-        if self.members:
-            outputs = []
-            for tensors in self.members:
-                self.t = tensors
-                outputs.append(self._wavenet(x, knobs) if self.net == "wavenet" else self._lstm(x, knobs))
-            return np.mean(outputs, axis=0)
-        return self._wavenet(x, knobs) if self.net == "wavenet" else self._lstm(x, knobs)
+        run = self._wavenet if self.net == "wavenet" else self._lstm
+        outputs = [run(t, x, knobs) for t in self.nets]
+        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
 
     def predict(self, x: np.ndarray, setting: KnobSetting | None = None) -> np.ndarray:
         """Same length as ``x`` (zeros before the first sample), native knob values."""
@@ -71,8 +66,8 @@ class ReferenceModel:
         padded = np.concatenate([np.zeros(self.receptive_field - 1), np.asarray(x, np.float64).reshape(-1)])
         return self.forward(padded, knobs)
 
-    def _wavenet(self, x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
-        t, head = self.t, None
+    def _wavenet(self, t: dict[str, np.ndarray], x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
+        head = None
         film = self.config.get("conditioning", "bias") == "film" and knobs.size > 0
         if "embed_weight" in t:  # FiLM's shared knob embedding
             knobs = np.tanh(t["embed_weight"] @ knobs + t["embed_bias"])
@@ -113,8 +108,8 @@ class ReferenceModel:
         gain = float(np.exp(t["gain_weight"][0] @ knobs + t["gain_bias"][0])) if "gain_weight" in t else 1.0
         return self.config["head_scale"] * gain * head[0]
 
-    def _lstm(self, x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
-        t, n = self.t, x.shape[0]
+    def _lstm(self, t: dict[str, np.ndarray], x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
         seq = np.concatenate([x[:, None], np.broadcast_to(knobs, (n, knobs.shape[0]))], axis=1)
         for layer in range(self.config["num_layers"]):
             w_ih, w_hh = t[f"lstm.weight_ih_l{layer}"], t[f"lstm.weight_hh_l{layer}"]

@@ -98,13 +98,12 @@ def fit(
         _load_weights(module, init_from, net, options)
     averaged = bool(getattr(module, "averaged", False))
     target, count = (module.inner, module.members) if averaged else (module, 1)
-    target_seeds = seeds
 
     def save_best(current: Any, entry: dict[str, Any]) -> None:
         if checkpoint_path is not None:
             TrainedModel(module, space, train.sample_rate, net, options, {"val_mse": entry["val_mse"], "val_esr": entry["val_esr"], "step": entry["step"]}).save(checkpoint_path)
 
-    metrics, history = engine.train(target, train, held_out, recipe, members=count, seeds=target_seeds, progress=progress,
+    metrics, history = engine.train(target, train, held_out, recipe, members=count, seeds=seeds, progress=progress,
                                     on_best=save_best, resume_from=resume_from, lightning_checkpoint=lightning_checkpoint)
     if averaged:
         module.eval()

@@ -31,8 +31,8 @@ def build_net(name: str, options: dict[str, Any], *, members: int = 1, seeds: li
     options = dict(options)
     average = int(options.pop("average", 1) or 1)
     if average > 1:  # the mean of `average` nets trained apart (Recipe.average), as one module
-        from panama.core.train.average import Averaged
         from panama.core.train.engine import member_seeds
+        from panama.core.train.stack import Averaged
 
         if members > 1:
             raise PanamaError("an averaged net (average > 1) cannot be stacked into an ensemble",

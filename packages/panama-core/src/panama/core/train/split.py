@@ -29,20 +29,25 @@ from panama.core.errors import PanamaError
 _MULTI = ("devices", "strategy", "num_nodes")
 
 
-def _count(devices: Any, accelerator: str) -> int:
+def _indices(devices: Any) -> list[int] | None:
+    """The device indices ``trainer.devices`` names (a list, or Lightning's ``"0,2"``), else None."""
     if isinstance(devices, list | tuple):
-        return len(devices)
+        return [int(d) for d in devices]
+    if isinstance(devices, str) and "," in devices:
+        return [int(d) for d in devices.split(",") if d.strip()]
+    return None
+
+
+def _count(devices: Any, accelerator: str) -> int:
+    indices = _indices(devices)
+    if indices is not None:
+        return len(indices)
     if isinstance(devices, str):
         text = devices.strip()
-        if text in ("auto", "-1"):
-            devices = -1
-        elif "," in text:
-            return len([d for d in text.split(",") if d.strip()])
-        else:
-            try:
-                devices = int(text)
-            except ValueError:
-                raise PanamaError(f"trainer.devices {devices!r} is not a number or a list", "e.g. devices=2") from None
+        try:
+            devices = -1 if text == "auto" else int(text)
+        except ValueError:
+            raise PanamaError(f"trainer.devices {devices!r} is not a number or a list", "e.g. devices=2") from None
     if devices == -1:
         if accelerator == "cpu":
             return os.cpu_count() or 1
@@ -80,16 +85,10 @@ def device_groups(trainer: dict[str, Any], members: int) -> list[dict[str, Any]]
                           "`panama train DIR --trainer num_nodes=…`")
     base = {k: v for k, v in trainer.items() if k not in _MULTI}
     workers = min(count, members)
-    devices = trainer.get("devices")
     if accelerator == "cpu":
         threads = max(1, (os.cpu_count() or 1) // workers)
         return [{**base, "accelerator": "cpu", "devices": 1, "_threads": threads} for _ in range(workers)]
-    if isinstance(devices, list | tuple):
-        indices = [int(d) for d in devices]
-    elif isinstance(devices, str) and "," in devices:
-        indices = [int(d) for d in devices.split(",") if d.strip()]
-    else:
-        indices = list(range(count))
+    indices = _indices(trainer.get("devices")) or list(range(count))
     return [{**base, "accelerator": accelerator, "devices": [indices[g]]} for g in range(workers)]
 
 
@@ -99,10 +98,9 @@ def one_device(trainer: dict[str, Any]) -> dict[str, Any]:
     if devices is None or devices == 1:
         return dict(trainer)
     out = {k: v for k, v in trainer.items() if k != "devices"}
-    if isinstance(devices, list | tuple) and devices:
-        out["devices"] = [devices[0]]
-    elif isinstance(devices, str) and "," in devices:
-        out["devices"] = [int(devices.split(",")[0])]
+    indices = _indices(devices)
+    if indices:
+        out["devices"] = indices[:1]
     return out
 
 
@@ -136,14 +134,9 @@ def copy_members(dst: Any, dst_members: int, src: Any, src_members: int, pairs: 
 
 def _worker(job: dict[str, Any]) -> dict[str, Any]:
     """One share's fit, in its own process: returns its weights, metrics and history."""
-    import torch
-
     from panama.core.train import engine
 
-    recipe, threads = job["recipe"], job["threads"]
-    if threads:
-        recipe = recipe.model_copy(update={"num_threads": recipe.num_threads or threads})
-        torch.set_num_threads(recipe.num_threads)
+    recipe = job["recipe"]  # its num_threads: this worker's share of the CPU (engine.train applies it)
     callbacks: list[Any] = []
     resume, resumed_from = None, 0
     if job["checkpoint"] is not None:
@@ -227,9 +220,9 @@ def fit_split(module: Any, groups: list[dict[str, Any]], *, net: str, options: d
         trainer = dict(trainer)
         threads = trainer.pop("_threads", None)
         jobs.append({
-            "net": share, "threads": threads, "train": train, "val": val, "seeds": [seeds[i] for i in part],
+            "net": share, "train": train, "val": val, "seeds": [seeds[i] for i in part],
             "pools": None if pools is None else [pools[i] for i in part],
-            "recipe": recipe.model_copy(update={"trainer": trainer}),
+            "recipe": recipe.model_copy(update={"trainer": trainer, "num_threads": recipe.num_threads or threads}),
             "checkpoint": None if checkpoint_path is None else part_path(Path(checkpoint_path), g),
             "key": None if key is None else f"{key}:{g}/{len(groups)}",
         })
