@@ -9,12 +9,14 @@ next fit with the *same* data, recipe and members (:func:`fingerprint`) resumes 
 process fits checkpoint (a multi-GPU strategy writes its own way); a fit split across devices
 (:mod:`panama.core.train.split`) checkpoints each worker's share to its own part file.
 
-Imported by the engine side only (torch and Lightning load here).
+torch and Lightning are imported inside the functions (the class is built on first use), so
+importing this module never loads them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -22,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
-import torch
 
 from panama.core.faults import crash_point
 from panama.core.fsutil import atomic_path
@@ -43,27 +43,41 @@ def fingerprint(data: Any, recipe: Any, members: int, net: str, net_options: dic
     return digest.hexdigest()
 
 
-class PeriodicCheckpoint(pl.Callback):
-    """Save the training state to ``path`` at most every ``every_seconds`` (0: every step)."""
+@functools.cache
+def _periodic_checkpoint_class() -> type:
+    """:class:`PeriodicCheckpoint`, a Lightning callback: built here so Lightning loads only on use."""
+    import pytorch_lightning as pl
 
-    def __init__(self, path: Path, fingerprint: str, every_seconds: float) -> None:
-        self.path, self.fingerprint, self.every_seconds = Path(path), fingerprint, every_seconds
-        self.last = time.monotonic()
+    class PeriodicCheckpoint(pl.Callback):
+        """Save the training state to ``path`` at most every ``every_seconds`` (0: every step)."""
 
-    @property
-    def state_key(self) -> str:
-        return "panama-periodic-checkpoint"
+        def __init__(self, path: Path, fingerprint: str, every_seconds: float) -> None:
+            self.path, self.fingerprint, self.every_seconds = Path(path), fingerprint, every_seconds
+            self.last = time.monotonic()
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint}
+        @property
+        def state_key(self) -> str:
+            return "panama-periodic-checkpoint"
 
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.world_size > 1 or time.monotonic() - self.last < self.every_seconds:
-            return
-        with atomic_path(self.path) as tmp:
-            trainer.save_checkpoint(tmp)
-        self.last = time.monotonic()
-        crash_point("train:after-checkpoint")
+        def state_dict(self) -> dict[str, Any]:
+            return {"fingerprint": self.fingerprint}
+
+        def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+            if trainer.world_size > 1 or time.monotonic() - self.last < self.every_seconds:
+                return
+            with atomic_path(self.path) as tmp:
+                trainer.save_checkpoint(tmp)
+            self.last = time.monotonic()
+            crash_point("train:after-checkpoint")
+
+    return PeriodicCheckpoint
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PeriodicCheckpoint":
+        cls = globals()[name] = _periodic_checkpoint_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def resume_path(path: Path, fingerprint: str) -> tuple[Path | None, int]:
@@ -74,6 +88,8 @@ def resume_path(path: Path, fingerprint: str) -> tuple[Path | None, int]:
         return None, 0
     try:
         # Our own file in the capture folder; Lightning checkpoints hold non-tensor loop state.
+        import torch
+
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
         state = checkpoint["callbacks"]["panama-periodic-checkpoint"]
         if state.get("fingerprint") == fingerprint:

@@ -1,4 +1,5 @@
-"""Optimiser and learning-rate schedule from a :class:`Recipe` (torch is imported here only).
+"""Optimiser and learning-rate schedule from a :class:`Recipe` (torch is imported inside the
+functions, so importing this module never loads it).
 
 NAM's ``model.json`` names them: ``optimizer`` {``lr``, ``betas``, ``weight_decay`` …} for
 Adam, and ``lr_scheduler`` {``class``: any scheduler of ``torch.optim.lr_scheduler``,
@@ -11,12 +12,11 @@ PANAMA's own validation (every ``val_every`` steps, on the metric ``val_loss`` n
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
-
-import torch
 
 from panama.core.errors import PanamaError
 from panama.core.train.recipe import Recipe
@@ -34,6 +34,8 @@ UNSUPPORTED_SCHEDULERS = {
 
 def scheduler_class(name: str) -> Any:
     """The torch scheduler class called ``name``, or a one-line error listing the choices."""
+    import torch
+
     module = torch.optim.lr_scheduler
     cls = getattr(module, name, None)
     choices = sorted(n for n, c in vars(module).items() if inspect.isclass(c) and n.endswith(("LR", "Plateau", "LRScheduler"))
@@ -49,6 +51,8 @@ def scheduler_class(name: str) -> Any:
 
 def check(recipe: Recipe) -> None:
     """Validate the recipe's optimiser and schedule before any audio is read (a dummy parameter)."""
+    import torch
+
     configure(torch.nn.Linear(1, 1).parameters(), recipe)
 
 
@@ -82,6 +86,8 @@ def build(
     latest_validation: Callable[[], tuple[int, float] | None] = lambda: None,
 ) -> dict[str, Any]:
     """``configure_optimizers``'s answer: ``{"optimizer": Adam, "lr_scheduler": {...}}``."""
+    import torch
+
     try:
         opt = torch.optim.Adam(params, lr=lr, **_adam_options(optimizer))
     except (TypeError, ValueError) as exc:
@@ -99,7 +105,7 @@ def build(
     except (TypeError, ValueError) as exc:
         raise PanamaError(f"lr_scheduler {name}: {exc}", "see torch.optim.lr_scheduler's documentation") from None
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        sched = PlateauOnValidation(sched, latest_validation)
+        sched = _plateau_class()(sched, latest_validation)
         interval = "step"
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": interval}}
 
@@ -107,6 +113,8 @@ def build(
 def _cosine(params: Iterable[Any], recipe: Recipe) -> dict[str, Any]:
     """Linear warm-up, then a cosine to ``lr_final_fraction`` of ``lr`` at the last step: the last
     weights are then about the best, so choosing a checkpoint needs no held-out settings."""
+    import torch
+
     opt = torch.optim.Adam(params, lr=recipe.lr, **_adam_options(recipe.optimizer))
     total, warm = max(1, recipe.steps or 1), recipe.warmup_steps
     floor = recipe.lr_final_fraction
@@ -121,31 +129,45 @@ def _cosine(params: Iterable[Any], recipe: Recipe) -> dict[str, Any]:
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-class PlateauOnValidation(torch.optim.lr_scheduler.LRScheduler):
-    """A ``ReduceLROnPlateau`` that steps once per new validation result.
+@functools.cache
+def _plateau_class() -> type:
+    """:class:`PlateauOnValidation`, built on first use so torch loads only when training."""
+    import torch
 
-    Lightning steps it after every batch; it looks at ``latest_validation()`` (the step and
-    value of the last validation) and only passes a value on when it is new, so ``patience``
-    counts validations, as in NAM where validation runs once per epoch.
-    """
+    class PlateauOnValidation(torch.optim.lr_scheduler.LRScheduler):
+        """A ``ReduceLROnPlateau`` that steps once per new validation result.
 
-    def __init__(self, plateau: Any, latest_validation: Callable[[], tuple[int, float] | None]):
-        # no super().__init__(): that would take a first scheduler step; this one only relays
-        self.plateau, self.latest_validation, self.seen = plateau, latest_validation, -1
-        self.optimizer = plateau.optimizer
+        Lightning steps it after every batch; it looks at ``latest_validation()`` (the step and
+        value of the last validation) and only passes a value on when it is new, so ``patience``
+        counts validations, as in NAM where validation runs once per epoch.
+        """
 
-    def step(self, *_: Any) -> None:  # type: ignore[override]
-        latest = self.latest_validation()
-        if latest is not None and latest[0] != self.seen:
-            self.seen = latest[0]
-            self.plateau.step(latest[1])
+        def __init__(self, plateau: Any, latest_validation: Callable[[], tuple[int, float] | None]):
+            # no super().__init__(): that would take a first scheduler step; this one only relays
+            self.plateau, self.latest_validation, self.seen = plateau, latest_validation, -1
+            self.optimizer = plateau.optimizer
 
-    def get_last_lr(self) -> list[float]:  # type: ignore[override]
-        return [group["lr"] for group in self.optimizer.param_groups]
+        def step(self, *_: Any) -> None:  # type: ignore[override]
+            latest = self.latest_validation()
+            if latest is not None and latest[0] != self.seen:
+                self.seen = latest[0]
+                self.plateau.step(latest[1])
 
-    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
-        return {"plateau": self.plateau.state_dict(), "seen": self.seen}
+        def get_last_lr(self) -> list[float]:  # type: ignore[override]
+            return [group["lr"] for group in self.optimizer.param_groups]
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:  # type: ignore[override]
-        self.plateau.load_state_dict(state["plateau"])
-        self.seen = int(state["seen"])
+        def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+            return {"plateau": self.plateau.state_dict(), "seen": self.seen}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:  # type: ignore[override]
+            self.plateau.load_state_dict(state["plateau"])
+            self.seen = int(state["seen"])
+
+    return PlateauOnValidation
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PlateauOnValidation":
+        cls = globals()[name] = _plateau_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
