@@ -153,6 +153,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # CPU-seconds (feather-8000)
     "feather-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 2}},
+    # a third net in the quick average, against the two nets given its CPU-seconds as more steps
+    "feather-avg3": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+                     "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 3}},
+    "feather-avg2-4800": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+                          "recipe": {**_QUICK, "steps": 4800, "val_every": 1200, "level_weight": 0.5, "average": 2}},
     "feather-8000": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
                      "recipe": {**_QUICK, "steps": 8000, "val_every": 1000, "level_weight": 0.5}},
     # the good preset's final recipe as shipped: the mean of two nets (about 35 minutes on 2 cores)

@@ -1,0 +1,203 @@
+"""Does a committee's disagreement point at the final model's errors? (active learning's premise)
+
+An active learner labels where its committee disagrees most. That helps only if the score ranks
+settings by the *final* model's error there. This benchmark fits committees of the kind a round
+would fit on one of ``accuracy.py``'s data sets, scores the same 64 held-out settings with the
+sampler's own code (``panama.acquisition.scores.evaluate``, relative disagreement anchored to the
+labelled settings' median level, as ``ensemble-diverse`` does), and compares the scores with the
+per-setting held-out ESR of a final model measured by ``accuracy.py`` (its cached JSON) and with
+the committee's own mean prediction's ESR.
+
+Reported per committee: Spearman's rho between score and error, the *top-quarter lift* (mean
+error of the quarter of settings scored highest over the mean error of all; 1 = no better than
+chance), rho between score and target level (a score that follows loudness only sends the search
+to loud corners), and the fit's CPU seconds.
+
+    python benchmarks/score_quality.py --data sim16sobol --final feather-avg2
+    python benchmarks/score_quality.py --committees ens150,ens600 --results
+
+Time it alone: the CPU seconds are honest under load, the wall seconds are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import accuracy  # noqa: E402  (the data sets, their held-out settings and the final models' scores)
+
+MARK_START, MARK_END = "<!-- score_quality:start -->", "<!-- score_quality:end -->"
+
+# Committees: a member recipe and a member count. ens150 is the quick preset's round ensemble.
+_ENS = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
+        "val_seconds": 1.0, "level_weight": 0.5, "val_fraction": 0.0}
+_FINAL = {"batch_size": 4, "segment_length": 8192, "lr": 8e-3, "lr_schedule": "cosine", "warmup_steps": 100,
+          "val_fraction": 0.0, "val_seconds": 3.0, "level_weight": 0.5}
+COMMITTEES: dict[str, dict[str, Any]] = {
+    "smoke": {"members": 2, "recipe": {**_ENS, "steps": 5, "val_every": 5}},  # for a quick check of this script
+    "ens150": {"members": 4, "recipe": {**_ENS, "steps": 150, "val_every": 150}},
+    "ens600": {"members": 4, "recipe": {**_ENS, "steps": 600, "val_every": 600}},
+    # the final recipe's nets as the committee (the averaged final model's own members)
+    "final2": {"members": 2, "recipe": {**_FINAL, "steps": 3200, "val_every": 3200}},
+}
+NET = {"preset": "feather", "conditioning": "film", "knob_hidden": 32, "max_dilation": 256}
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def lift(score: np.ndarray, error: np.ndarray) -> float:
+    top = np.argsort(-score, kind="stable")[: max(1, len(score) // 4)]
+    return float(np.mean(error[top]) / np.mean(error))
+
+
+def fit_committee(data: dict[str, Any], spec: dict[str, Any], threads: int) -> tuple[Any, float]:
+    import torch
+
+    from panama.core import train
+
+    torch.set_num_threads(threads)
+    recipe = train.Recipe(**{**spec["recipe"], "num_threads": threads})
+    training = train.TrainingData(data["x"], data["y"], data["knobs"], data["sample_rate"], data["settings"])
+    cpu0 = time.process_time()
+    ensemble = train.fit_ensemble(training, members=spec["members"], net_options=NET, recipe=recipe,
+                                  knob_space=data["space"])
+    return ensemble, time.process_time() - cpu0
+
+
+def committee_scores(ensemble: Any, data: dict[str, Any], excerpt_seconds: float, excerpts: int) -> dict[str, np.ndarray]:
+    """The sampler's relative, anchored score at every held-out setting, and the targets' level."""
+    from dataclasses import replace
+
+    from panama.acquisition.active import signal_tensor
+    from panama.acquisition.scores import ScoreSpec, evaluate, spans_for
+
+    x, field, usable = signal_tensor(ensemble, np.asarray(data["x"]))
+    excerpt = min(usable, max(1, int(excerpt_seconds * data["sample_rate"])))
+    spans = spans_for(x.shape[0], field, excerpt, excerpts)
+    spec = ScoreSpec("relative")
+    typical = evaluate(ensemble, x, data["knobs"], spans, spec, field=field).levels
+    spec = replace(spec, reference=float(np.median(typical)))
+    held = np.stack([data["space"].to_unit(s) for s in data["held_out"]]).astype(np.float32)
+    return {"score": evaluate(ensemble, x, held, spans, spec, field=field).scores}
+
+
+def committee_esr(ensemble: Any, data: dict[str, Any]) -> np.ndarray:
+    """Per held-out setting, the ESR of the committee's mean prediction."""
+    from panama.core.study.heldout import score_settings
+
+    models = [ensemble.member(i) for i in range(ensemble.members)]
+
+    def mean_predict(x: Any, setting: Any) -> np.ndarray:
+        return np.mean([m.predict(x, setting) for m in models], axis=0)
+
+    scores = score_settings(mean_predict, data["targets"], data["audio"], data["held_out"], data["space"])
+    return np.array([s.esr for s in scores])
+
+
+def measure(dataset: str, names: list[str], final: str, outdir: Path, threads: int, force: bool,
+            excerpt_seconds: float, excerpts: int) -> dict[str, Any]:
+    final_path = outdir / f"{dataset}--{re.sub(r'[^A-Za-z0-9_.-]+', '_', final)[:80]}.json"
+    if not final_path.exists():
+        raise SystemExit(f"score_quality: no accuracy result {final_path.name}; run "
+                         f"`python benchmarks/accuracy.py --data {dataset} --variants {final}` first")
+    final_esr = np.array(json.loads(final_path.read_text())["held_out_esr"])
+    data = accuracy.load_dataset(dataset, outdir)
+    level = np.array([float(np.sqrt(np.mean(np.square(t)))) for t in data["targets"]])
+    results: dict[str, Any] = {}
+    for name in names:
+        path = outdir / f"score-{dataset}--{name}--e{excerpts}x{excerpt_seconds:g}.json"
+        if path.exists() and not force:
+            results[name] = json.loads(path.read_text())
+        else:
+            ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
+            score = committee_scores(ensemble, data, excerpt_seconds, excerpts)["score"]
+            own = committee_esr(ensemble, data)
+            results[name] = {"cpu_seconds": round(cpu, 1), "score": score.tolist(), "own_esr": own.tolist()}
+            path.write_text(json.dumps(results[name]))
+        r = results[name]
+        score, own = np.array(r["score"]), np.array(r["own_esr"])
+        r.update({
+            "rho_final": spearman(score, final_esr), "lift_final": lift(score, final_esr),
+            "rho_own": spearman(score, own), "lift_own": lift(score, own),
+            "rho_level": spearman(score, level), "own_median": float(np.median(own)),
+        })
+        print(f"{dataset}/{name:8s} cpu {r['cpu_seconds']:6.1f}s  rho(final {final}) {r['rho_final']:+.2f} "
+              f"lift {r['lift_final']:.2f}  rho(own) {r['rho_own']:+.2f} lift {r['lift_own']:.2f}  "
+              f"rho(level) {r['rho_level']:+.2f}  own median ESR {r['own_median']:.3f}", flush=True)
+    # the references: how the final model's error itself relates to level
+    results["_reference"] = {"rho_final_level": spearman(final_esr, level), "final_median": float(np.median(final_esr))}
+    print(f"reference: rho(final ESR, level) {results['_reference']['rho_final_level']:+.2f}, "
+          f"final median ESR {results['_reference']['final_median']:.3f}")
+    return results
+
+
+def section(dataset: str, final: str, results: dict[str, Any], excerpt_seconds: float, excerpts: int, note: str) -> str:
+    ref = results["_reference"]
+    lines = [MARK_START, "## Does the committee's disagreement point at the errors? (`benchmarks/score_quality.py`)", "",
+             f"{dataset}: 64 held-out settings, the relative score anchored to the labelled settings' median level "
+             f"(ensemble-diverse's), on {excerpts} excerpts of {excerpt_seconds:g} s. *final*: the per-setting held-out ESR "
+             f"of accuracy.py's `{final}` (median {ref['final_median']:.3f}); *own*: the committee's mean prediction. "
+             "Lift = mean error of the top-scored quarter / mean error of all (1 = chance). "
+             f"rho(final ESR, level) = {ref['rho_final_level']:+.2f}. {note}", "",
+             "| committee | CPU s | rho(score, final ESR) | lift (final) | rho(score, own ESR) | lift (own) | rho(score, level) | own median ESR |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        if name.startswith("_"):
+            continue
+        lines.append(f"| {name} | {r['cpu_seconds']:.0f} | {r['rho_final']:+.2f} | {r['lift_final']:.2f} | "
+                     f"{r['rho_own']:+.2f} | {r['lift_own']:.2f} | {r['rho_level']:+.2f} | {r['own_median']:.3f} |")
+    lines.append(MARK_END)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="sim16sobol")
+    parser.add_argument("--final", default="feather-avg2", help="the accuracy.py variant whose errors are the target")
+    parser.add_argument("--committees", default="ens150,ens600,final2")
+    parser.add_argument("--outdir", type=Path, default=HERE / "runs" / "accuracy")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--excerpt-seconds", type=float, default=0.05, help="ensemble-diverse's default")
+    parser.add_argument("--excerpts", type=int, default=2, help="ensemble-diverse's default")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
+    parser.add_argument("--note", default="")
+    args = parser.parse_args(argv)
+    names = [n for n in args.committees.split(",") if n]
+    unknown = [n for n in names if n not in COMMITTEES]
+    if unknown:
+        raise SystemExit(f"score_quality: unknown committee {unknown[0]!r}; known: {', '.join(COMMITTEES)}")
+    results = measure(args.data, names, args.final, args.outdir, args.threads, args.force, args.excerpt_seconds, args.excerpts)
+    if args.results:
+        text = section(args.data, args.final, results, args.excerpt_seconds, args.excerpts, args.note)
+        _write(text)
+    return 0
+
+
+def _write(text: str) -> None:
+    path = HERE / "RESULTS.md"
+    old = path.read_text()
+    if MARK_START in old:
+        head, rest = old.split(MARK_START, 1)
+        old = head + text + rest.split(MARK_END, 1)[1]
+    else:
+        old = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(old)
+    print(f"wrote {path.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
