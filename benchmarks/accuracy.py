@@ -256,6 +256,11 @@ def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dic
     }
 
 
+def result_path(outdir: Path, dataset: str, name: str) -> Path:
+    """Where one (data set, variant) result is cached (score_quality.py reads it too)."""
+    return outdir / f"{dataset}--{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:80]}.json"
+
+
 def run(datasets: list[str], names: list[str], outdir: Path, threads: int, force: bool,
         cached: bool = False) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
@@ -263,7 +268,7 @@ def run(datasets: list[str], names: list[str], outdir: Path, threads: int, force
         data = None
         for name in names:
             key = f"{dataset}/{name}"
-            path = outdir / f"{dataset}--{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)[:80]}.json"
+            path = result_path(outdir, dataset, name)
             if cached and not path.exists():
                 continue
             if path.exists() and not force:

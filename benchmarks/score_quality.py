@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -34,22 +33,23 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import accuracy  # noqa: E402  (the data sets, their held-out settings and the final models' scores)
+from panama.core.presets import get_preset  # noqa: E402
+from results_md import replace_section  # noqa: E402
 
 MARK_START, MARK_END = "<!-- score_quality:start -->", "<!-- score_quality:end -->"
 
-# Committees: a member recipe and a member count. ens150 is the quick preset's round ensemble.
-_ENS = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
-        "val_seconds": 1.0, "level_weight": 0.5, "val_fraction": 0.0}
-_FINAL = {"batch_size": 4, "segment_length": 8192, "lr": 8e-3, "lr_schedule": "cosine", "warmup_steps": 100,
-          "val_fraction": 0.0, "val_seconds": 3.0, "level_weight": 0.5}
+# Committees: a member count and recipe, taken from the shipped quick preset (ens150 is its round
+# ensemble; final2 its final recipe's two nets as a committee instead of an average).
+_QUICK = get_preset("quick")
+_ENS = {**_QUICK.ensemble, "val_fraction": 0.0}
+_FINAL = {k: v for k, v in _QUICK.final.items() if k != "average"}
 COMMITTEES: dict[str, dict[str, Any]] = {
     "smoke": {"members": 2, "recipe": {**_ENS, "steps": 5, "val_every": 5}},  # for a quick check of this script
-    "ens150": {"members": 4, "recipe": {**_ENS, "steps": 150, "val_every": 150}},
+    "ens150": {"members": 4, "recipe": _ENS},
     "ens600": {"members": 4, "recipe": {**_ENS, "steps": 600, "val_every": 600}},
-    # the final recipe's nets as the committee (the averaged final model's own members)
-    "final2": {"members": 2, "recipe": {**_FINAL, "steps": 3200, "val_every": 3200}},
+    "final2": {"members": 2, "recipe": {**_FINAL, "val_every": _FINAL["steps"]}},
 }
-NET = {"preset": "feather", "conditioning": "film", "knob_hidden": 32, "max_dilation": 256}
+NET = _QUICK.net_options
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,7 +109,7 @@ def committee_esr(ensemble: Any, data: dict[str, Any]) -> np.ndarray:
 
 def measure(dataset: str, names: list[str], final: str, outdir: Path, threads: int, force: bool,
             excerpt_seconds: float, excerpts: int) -> dict[str, Any]:
-    final_path = outdir / f"{dataset}--{re.sub(r'[^A-Za-z0-9_.-]+', '_', final)[:80]}.json"
+    final_path = accuracy.result_path(outdir, dataset, final)
     if not final_path.exists():
         raise SystemExit(f"score_quality: no accuracy result {final_path.name}; run "
                          f"`python benchmarks/accuracy.py --data {dataset} --variants {final}` first")
@@ -183,20 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(args.data, names, args.final, args.outdir, args.threads, args.force, args.excerpt_seconds, args.excerpts)
     if args.results:
         text = section(args.data, args.final, results, args.excerpt_seconds, args.excerpts, args.note)
-        _write(text)
+        replace_section(HERE / "RESULTS.md", text, MARK_START, MARK_END)
     return 0
-
-
-def _write(text: str) -> None:
-    path = HERE / "RESULTS.md"
-    old = path.read_text()
-    if MARK_START in old:
-        head, rest = old.split(MARK_START, 1)
-        old = head + text + rest.split(MARK_END, 1)[1]
-    else:
-        old = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(old)
-    print(f"wrote {path.relative_to(HERE.parent)}")
 
 
 if __name__ == "__main__":
