@@ -221,6 +221,8 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     assert text.count(start) == 1 and "new" in text and "old" not in text and "keep me" in text
     assert "second" in text and "first" not in text and text.count(bench.markers(gx)[0]) == 1
     assert bench.SIZES["full"]["seeds"] == 3
+    # the quick size (the shipped quick preset) has its own section beside the full one's
+    assert bench.markers("sim", "quick") not in {(start, end), bench.markers(gx)}
     # the samplers: random, lhs, lhs-corners, the paper's method and the shipped learner
     assert {"random", "lhs", "lhs-corners", "ensemble-disagreement", "ensemble-diverse"} <= set(bench.SAMPLERS)
     # --jobs: every sampler in exactly one part, the costly learners spread over the parts
