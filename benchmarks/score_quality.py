@@ -86,7 +86,7 @@ def committee_scores(ensemble: Any, data: dict[str, Any], excerpt_seconds: float
 
     x, field, usable = signal_tensor(ensemble, np.asarray(data["x"]))
     excerpt = min(usable, max(1, int(excerpt_seconds * data["sample_rate"])))
-    spans = spans_for(x.shape[0], field, excerpt, excerpts)
+    spans = spans_for(np.asarray(data["x"]), field, excerpt, excerpts)
     spec = ScoreSpec("relative")
     typical = evaluate(ensemble, x, data["knobs"], spans, spec, field=field).levels
     spec = replace(spec, reference=float(np.median(typical)))
@@ -122,7 +122,16 @@ def measure(dataset: str, names: list[str], final: str, outdir: Path, threads: i
         if path.exists() and not force:
             results[name] = json.loads(path.read_text())
         else:
-            ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
+            # the fitted committee is kept, so scoring it another way (excerpts) costs no refit
+            saved = outdir / f"committee-{dataset}--{name}.pt"
+            if saved.exists() and not force:
+                from panama.core.train import TrainedEnsemble
+
+                ensemble, cpu = TrainedEnsemble.load(saved), json.loads(saved.with_suffix(".json").read_text())["cpu_seconds"]
+            else:
+                ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
+                ensemble.save(saved)
+                saved.with_suffix(".json").write_text(json.dumps({"cpu_seconds": cpu}))
             score = committee_scores(ensemble, data, excerpt_seconds, excerpts)["score"]
             own = committee_esr(ensemble, data)
             results[name] = {"cpu_seconds": round(cpu, 1), "score": score.tolist(), "own_esr": own.tolist()}

@@ -193,3 +193,28 @@ def test_command_line_words_for_off_and_auto() -> None:
     assert sampler.config.pool == 16
     with pytest.raises(PanamaError, match="competence_esr"):
         build("sampler", "ensemble-diverse", {"competence_esr": "high"})
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_scored_excerpts_are_where_the_input_plays(count) -> None:
+    """The capture signal opens and closes with digital silence: an excerpt there scores the
+    members' offsets, not their disagreement about the amp (both of the two default excerpts
+    used to sit there)."""
+    from panama.acquisition.scores import playing_starts, spans_for
+    from panama.core.signal import make_signal
+
+    signal = make_signal("quick", seed=0)
+    x, segments = signal.audio, signal.metadata()["segments"]
+    excerpt, field = int(0.05 * signal.sample_rate), 4093
+    spans = spans_for(x, field, excerpt, count)
+    assert len(spans) == count and all(b - a == excerpt and a >= field - 1 for a, b in spans)
+    floor = np.mean(x**2) * 10 ** (-20 / 10)
+    assert all(np.mean(x[a:b] ** 2) >= floor for a, b in spans)
+    reach = excerpt // 4  # at most this far into a silence
+    assert spans[0][0] >= segments["blips"][0] and spans[-1][1] <= segments["tail"][0] + reach
+    starts = playing_starts(x, field, excerpt)
+    assert len(starts) and all(s + reach >= segments["gap"][1] and s + excerpt <= segments["tail"][0] + reach
+                               for s in starts)
+    # a silent input has nowhere better: evenly spaced over all of it, as before
+    (a, _), (_, b) = spans_for(np.zeros(10_000), 100, 500, 2)
+    assert a == 99 and b > 10_000 - 500 // 4

@@ -24,6 +24,7 @@ from panama.acquisition.dedup import DedupMethod
 from panama.acquisition.designs import sobol_design
 from panama.acquisition.fixed import FIXED_SAMPLERS
 from panama.acquisition.members import member_notes, require_training
+from panama.acquisition.scores import playing_starts, spans_for
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting
 from panama.core.protocols import ComponentConfig, Ensemble, SamplerContext
@@ -190,18 +191,16 @@ def search(
     optimizer = torch.optim.Adam([u], lr=cfg.lr)
     trace: list[list[float | None]] = []
     full = [(field - 1, x.shape[0])]
-    if excerpt is None:
-        scoring = full
-    else:
-        starts = np.unique(np.linspace(field - 1, x.shape[0] - excerpt, cfg.score_excerpts).astype(int))
-        scoring = [(int(a), int(a) + excerpt) for a in starts]
+    # with excerpts, never the input's silent lead-in, gaps or tail (scores.playing_starts)
+    scoring = full if excerpt is None else spans_for(signal, field, excerpt, cfg.score_excerpts)
+    playing = np.array([field - 1]) if excerpt is None else playing_starts(signal, field, excerpt)
     with _frozen(ensemble):
         for step in range(cfg.steps):
             optimizer.zero_grad()
             if excerpt is None:
                 spans = full
             else:
-                start = field - 1 + int(rng.integers(0, usable - excerpt + 1))
+                start = int(rng.choice(playing))
                 spans = [(start, start + excerpt)]
             scores = _disagreement(ensemble, x, u, field, spans, chunk, cfg.normalize, backward=True)
             optimizer.step()

@@ -167,7 +167,7 @@ class EnsembleDiverseSampler:
         dims = len(context.knob_space)
         x, field, usable = signal_tensor(ensemble, np.asarray(context.input_signal))
         excerpt = usable if cfg.excerpt_seconds is None else min(usable, max(1, int(cfg.excerpt_seconds * context.sample_rate)))
-        spans = spans_for(x.shape[0], field, excerpt, cfg.score_excerpts)
+        spans = spans_for(context.input_signal, field, excerpt, cfg.score_excerpts)
         kw: dict[str, Any] = {"field": field, "batch": cfg.eval_batch}
         spec = ScoreSpec(cfg.score, cfg.fft_size, cfg.floor_db, cfg.quiet_db, power=cfg.score_power)
         rng = np.random.default_rng(seed)

@@ -25,6 +25,7 @@ deviations move with an already chosen one's is partly explained by it).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,12 +105,38 @@ class Evaluation:
     deviations: np.ndarray | None  # [B, M * F_total] / sqrt((M - 1) F_total), so Gram = covariance
 
 
-def spans_for(length: int, field: int, excerpt: int | None, count: int) -> list[tuple[int, int]]:
-    """``count`` evenly spaced output spans (input indices) of ``excerpt`` samples, or the whole."""
+# An excerpt whose input is this far below the whole input's mean power is not scored: a capture
+# signal opens and closes with digital silence (and has gaps), where every member outputs its
+# own offset and the relative disagreement of two such outputs is noise of order 1.
+SILENT_DB = -20.0
+
+
+def playing_starts(signal: Any, field: int, excerpt: int, floor_db: float = SILENT_DB) -> np.ndarray:
+    """Start indices (hop ``excerpt // 4``) of the output excerpts whose input is playing: the
+    mean power of each quarter within ``floor_db`` of the whole input's (so an excerpt reaches
+    less than a quarter into a silence). All starts if none is (a silent input)."""
+    x = np.asarray(signal, dtype=np.float64).reshape(-1)
+    lo, hi = field - 1, len(x) - excerpt
+    if hi < lo:
+        return np.array([lo])
+    quarter = max(1, excerpt // 4)
+    starts = np.arange(lo, hi + 1, quarter)
+    cumulative = np.concatenate([[0.0], np.cumsum(x * x)])
+    edges = [starts + min(excerpt, k * quarter) for k in range(4)] + [starts + excerpt]
+    power = np.min([(cumulative[b] - cumulative[a]) / np.maximum(1, b - a) for a, b in itertools.pairwise(edges)], axis=0)
+    playing = power >= cumulative[-1] / len(x) * 10.0 ** (floor_db / 10.0)
+    return starts[playing] if playing.any() and cumulative[-1] > 0 else starts
+
+
+def spans_for(signal: Any, field: int, excerpt: int | None, count: int) -> list[tuple[int, int]]:
+    """``count`` output spans (input indices) of ``excerpt`` samples, evenly spaced over the
+    excerpts where the input plays (never its silent lead-in, gaps or tail), or the whole."""
+    length = len(signal)
     if excerpt is None or excerpt >= length - field + 1:
         return [(field - 1, length)]
-    starts = np.unique(np.linspace(field - 1, length - excerpt, count).astype(int))
-    return [(int(a), int(a) + excerpt) for a in starts]
+    starts = playing_starts(signal, field, excerpt)
+    picks = np.unique(np.linspace(0, len(starts) - 1, count).round().astype(int))
+    return [(int(starts[i]), int(starts[i]) + excerpt) for i in picks]
 
 
 def evaluate(
@@ -171,8 +198,8 @@ def climb(
 ) -> np.ndarray:
     """Gradient ascent of the pointwise disagreement from unit ``start[R, K]`` (all R as one batch).
 
-    Knobs are ``sigmoid(u)``; each step scores a random excerpt of the input (as the paper's
-    CPU-friendly variant); Adam is element-wise, so R restarts are R independent searches.
+    Knobs are ``sigmoid(u)``; each step scores a random excerpt of the input where it plays (as
+    the paper's CPU-friendly variant); Adam is element-wise, so R restarts are R independent searches.
     """
     import torch
 
@@ -180,10 +207,10 @@ def climb(
     clipped = np.clip(start, eps, 1 - eps)
     u = torch.tensor(np.log(clipped / (1 - clipped)), dtype=x.dtype, device=x.device, requires_grad=True)
     optimizer = torch.optim.Adam([u], lr=lr)
-    usable = x.shape[0] - field + 1
+    starts = playing_starts(x.detach().cpu().numpy(), field, excerpt)
     for _ in range(steps):
         optimizer.zero_grad()
-        lo = field - 1 + int(rng.integers(0, max(1, usable - excerpt + 1)))
+        lo = int(rng.choice(starts))
         hi = min(x.shape[0], lo + excerpt)
         out = ensemble.predict(x[lo - field + 1 : hi], torch.sigmoid(u))[..., -(hi - lo) :]
         value = disagreement(features(out, spec))
