@@ -77,21 +77,22 @@ def fit_committee(data: dict[str, Any], spec: dict[str, Any], threads: int) -> t
     return ensemble, time.process_time() - cpu0
 
 
-def committee_scores(ensemble: Any, data: dict[str, Any], excerpt_seconds: float, excerpts: int) -> dict[str, np.ndarray]:
-    """The sampler's relative, anchored score at every held-out setting, and the targets' level."""
+def committee_scores(ensemble: Any, data: dict[str, Any], excerpt_seconds: float, excerpts: int) -> np.ndarray:
+    """The sampler's relative, anchored score at every held-out setting."""
     from dataclasses import replace
 
     from panama.acquisition.active import signal_tensor
     from panama.acquisition.scores import ScoreSpec, evaluate, spans_for
 
-    x, field, usable = signal_tensor(ensemble, np.asarray(data["x"]))
+    signal = np.asarray(data["x"])
+    x, field, usable = signal_tensor(ensemble, signal)
     excerpt = min(usable, max(1, int(excerpt_seconds * data["sample_rate"])))
-    spans = spans_for(np.asarray(data["x"]), field, excerpt, excerpts)
+    spans = spans_for(signal, field, excerpt, excerpts)
     spec = ScoreSpec("relative")
     typical = evaluate(ensemble, x, data["knobs"], spans, spec, field=field).levels
     spec = replace(spec, reference=float(np.median(typical)))
     held = np.stack([data["space"].to_unit(s) for s in data["held_out"]]).astype(np.float32)
-    return {"score": evaluate(ensemble, x, held, spans, spec, field=field).scores}
+    return evaluate(ensemble, x, held, spans, spec, field=field).scores
 
 
 def committee_esr(ensemble: Any, data: dict[str, Any]) -> np.ndarray:
@@ -132,7 +133,7 @@ def measure(dataset: str, names: list[str], final: str, outdir: Path, threads: i
                 ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
                 ensemble.save(saved)
                 saved.with_suffix(".json").write_text(json.dumps({"cpu_seconds": cpu}))
-            score = committee_scores(ensemble, data, excerpt_seconds, excerpts)["score"]
+            score = committee_scores(ensemble, data, excerpt_seconds, excerpts)
             own = committee_esr(ensemble, data)
             results[name] = {"cpu_seconds": round(cpu, 1), "score": score.tolist(), "own_esr": own.tolist()}
             path.write_text(json.dumps(results[name]))
