@@ -100,6 +100,60 @@ def test_batch_selection_rule_on_random_covariances() -> None:
     assert batch.select(np.eye(4), shared @ shared.T, 1, labelled=np.empty((0, 4)), min_distance=0.1).order in ([0], [3])
 
 
+
+def test_distance_power_leans_the_batch_towards_uncovered_settings() -> None:
+    # three candidates of equal variance on a line, one label at 0: the farthest is picked first
+    # only when distance counts; the second pick then weighs its distance to the first pick too
+    where = np.array([[0.2], [0.5], [1.0]])
+    gram = np.eye(3)
+    labelled = np.array([[0.0]])
+    assert batch.select(where, gram, 1, labelled=labelled, min_distance=0.1, distance_power=1.0).order == [2]
+    assert batch.select(where, gram * [1.0, 1.0, 0.3], 1, labelled=labelled, min_distance=0.1,
+                        distance_power=1.0).order == [1]  # 0.5 × 1 beats 1.0 × 0.3
+    two = batch.select(where, gram, 2, labelled=labelled, min_distance=0.1, distance_power=1.0, condition=0.0)
+    assert two.order == [2, 1] and two.values == pytest.approx([1.0, 0.5])  # 0.5 from both 0 and 1
+    # p = 0 is the plain criterion (ties go to the first candidate)
+    assert batch.select(where, gram, 1, labelled=labelled, min_distance=0.1).order == [0]
+    # a higher power trades more score for distance
+    scores = np.diag([1.0, 0.6, 0.0])
+    near_loud = np.array([[0.2], [0.6], [0.9]])
+    assert batch.select(near_loud, scores + 1e-3 * np.eye(3), 1, labelled=labelled, min_distance=0.1,
+                        distance_power=1.0).order == [1]
+    assert batch.select(near_loud, scores + 1e-3 * np.eye(3), 1, labelled=labelled, min_distance=0.1,
+                        distance_power=0.1).order == [0]
+
+
+def test_kernel_covariance_integrates_disagreement_over_the_box() -> None:
+    # equal disagreement everywhere: the integrated criterion on the kernel covariance picks the
+    # setting that covers most of the box (its middle, never an edge), then spreads the batch;
+    # the pointwise variance cannot tell the settings apart (ties: the first candidate, an edge)
+    line = np.linspace(0.0, 1.0, 21)[:, None]
+    gram = batch.kernel_gram(line, np.ones(21), 0.15)
+    assert np.allclose(np.diag(gram), 1.0) and gram[0, 1] == pytest.approx(np.exp(-0.05**2 / (2 * 0.15**2)))
+    none = np.empty((0, 1))
+    first = batch.select(line, gram, 3, labelled=none, min_distance=0.05, criterion="integrated", condition=1.0)
+    assert first.order[0] == 10
+    assert sorted(line[first.order, 0].round(2)) == pytest.approx([0.2, 0.5, 0.8], abs=0.051)
+    assert batch.select(line, gram, 1, labelled=none, min_distance=0.05).order == [0]
+    # where the members disagree more, the neighbourhood's weight moves the pick there
+    leaning = batch.kernel_gram(line, 1.0 + 3.0 * (line[:, 0] > 0.6), 0.15)
+    pick = batch.select(line, leaning, 1, labelled=none, min_distance=0.05, criterion="integrated").order[0]
+    assert 0.65 <= line[pick, 0] <= 0.9
+    # NaN disagreements count as none
+    assert np.isfinite(batch.kernel_gram(line[:3], np.array([1.0, np.nan, 2.0]), 0.3)).all()
+
+
+def test_the_sampler_proposes_with_the_kernel_covariance_and_distance_weight() -> None:
+    ensemble = Metered([TARGET], [1.0], width=0.25)
+    options = {**FAST, "min_distance": 0.2, "kernel_length": 0.3, "criterion": "integrated", "condition": 1.0,
+               "distance_power": 1.0}
+    ctx = context(ensemble, SOME_LABELS, seed=5)
+    points = unit(build("sampler", "ensemble-diverse", options).propose(ctx, 4))
+    assert len(points) == 4 and pairwise_min(points) >= 0.2 - 1e-9
+    assert min_distances(points, unit(ctx.labelled)).min() >= 0.2 - 1e-9
+    assert np.linalg.norm(points - TARGET, axis=1).min() < 0.3  # the bump's neighbourhood is covered
+    assert build("sampler", "ensemble-diverse", {"kernel_length": "none"}).config.kernel_length is None
+
 def test_scale_free_scores_do_not_chase_loud_settings() -> None:
     quiet, loud = np.array([0.8, 0.3, 0.1]), np.array([0.2, 0.5, 1.0])
     ensemble = Metered([quiet, loud], [1.0, 0.5], width=0.2, loudness=2)

@@ -12,7 +12,7 @@ What the paper's ``ensemble-disagreement`` does not do, and this sampler does (i
 3. A diverse batch (:mod:`panama.acquisition.batch`): a Sobol pool of candidates is scored, the
    best ``restarts`` of them are refined by gradient ascent, and the batch is picked from pool
    and refined points alike, greedily (or in proportion to the score) on the members' covariance
-   conditioned on each pick, never two picks closer than ``min_distance``. Optionally the
+   (or, with ``kernel_length``, their disagreements correlated by distance) conditioned on each pick, never two picks closer than ``min_distance``. Optionally the
    criterion is the integrated variance reduction over the pool instead of the variance.
 4. For the report: per proposal, the members' output levels, its disagreement, and the score
    along each knob axis through it (``profile_points``).
@@ -83,13 +83,22 @@ class EnsembleDiverseConfig(ComponentConfig):
         0.5, ge=0.0, le=1.0, description="share of a pick's covariance removed from the others (1: exact conditioning)"
     )
     noise: float = Field(1.0, gt=0.0, description="integrated criterion: noise relative to the pool's mean variance")
+    kernel_length: float | None = Field(
+        None, gt=0.0, le=10.0,
+        description="covariance between candidates: their disagreements correlated by exp(-d²/2ℓ²) in the unit box "
+                    "(none: the members' deviations)",
+    )
     min_distance: float | None = Field(
         None, ge=0.0, description="no two proposals (nor a proposal and a label) closer; default from budget and knobs"
+    )
+    distance_power: float = Field(
+        0.0, ge=0.0, le=8.0,
+        description="criterion times (distance to the nearest label or pick) ** this: 0 off; 1 leans to uncovered settings",
     )
     profile_points: int = Field(5, ge=0, le=101, description="report: score at this many values per knob axis (0: off)")
     fit_options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for fit_ensemble")
 
-    @field_validator("competence_esr", "excerpt_seconds", "min_distance", mode="before")
+    @field_validator("competence_esr", "excerpt_seconds", "min_distance", "kernel_length", mode="before")
     @classmethod
     def _words_for_none(cls, value: Any) -> Any:
         """``--sampler-option competence_esr=none`` (or ``off``; ``min_distance=auto``) means None."""
@@ -195,11 +204,13 @@ class EnsembleDiverseSampler:
             parts = [pooled.deviations] + ([polished.deviations] if len(refined) else [])
             deviations = np.vstack([d for d in parts if d is not None])
             deviations[~np.isfinite(deviations).all(axis=1)] = 0.0
+            gram = (deviations @ deviations.T if cfg.kernel_length is None
+                    else batch.kernel_gram(candidates, np.nan_to_num(scores, nan=0.0), cfg.kernel_length))
             picked = batch.select(
-                candidates, deviations @ deviations.T, n, labelled=labelled, min_distance=distance,
+                candidates, gram, n, labelled=labelled, min_distance=distance,
                 criterion=cfg.criterion, reference=np.arange(len(pool)), noise=cfg.noise, selection=cfg.selection,
                 power=cfg.power,
-                condition=cfg.condition, rng=rng,
+                condition=cfg.condition, distance_power=cfg.distance_power, rng=rng,
             )
             order, values = picked.order, picked.values
             filler = not order
@@ -229,7 +240,9 @@ class EnsembleDiverseSampler:
         pool_finite = pooled.scores[np.isfinite(pooled.scores)]
         notes: dict[str, Any] = {
             "scores": [None] * len(chosen) if filler else values,
-            "score": f"{SCORE_NAMES[cfg.score]}; criterion {cfg.criterion}, {cfg.selection} batch",
+            "score": f"{SCORE_NAMES[cfg.score]}; criterion {cfg.criterion}, {cfg.selection} batch"
+                     + (f", kernel covariance (length {cfg.kernel_length:g})" if cfg.kernel_length else "")
+                     + (f", times distance^{cfg.distance_power:g}" if cfg.distance_power else ""),
             "reference_level": spec.reference,
             "min_distance": distance,
             "candidates": {"pool": len(pool), "refined": len(refined), "finite": int(finite.sum())},
