@@ -205,3 +205,27 @@ def test_listing_and_building_samplers_imports_no_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_maximin_starts_with_sobol_then_fills_the_largest_holes() -> None:
+    from panama.acquisition.designs import min_distances, sobol_design
+
+    sampler = build("sampler", "maximin", {})
+    assert type(sampler).nested_design is True
+    first = sampler.propose(context(budget=16), 8)
+    assert np.allclose(unit(first), unit(build("sampler", "sobol", {}).propose(context(budget=16), 8)))
+    ctx = context(labelled=first, budget=16)
+    batch = unit(sampler.propose(ctx, 4))
+    labelled = unit(first)
+    assert len(batch) == 4 and len({tuple(p) for p in batch.round(9)}) == 4
+    # each pick is farther from the labels than a typical point of a fresh Sobol' sample ...
+    typical = np.median(min_distances(sobol_design(256, 3, 99), labelled))
+    assert (min_distances(batch, labelled) > typical).all()
+    # ... and the first is the farthest of its pool
+    assert ctx.notes["design"]["pool"] == 256
+    assert ctx.notes["design"]["nearest_label"][0] == pytest.approx(min_distances(batch[:1], labelled)[0])
+    # deterministic for the capture's seed and what is labelled (a resumed run proposes the same)
+    assert np.allclose(batch, unit(sampler.propose(context(labelled=first, budget=16), 4)))
+    assert not np.allclose(batch, unit(sampler.propose(context(labelled=first, budget=16, seed=8), 4)))
+    with pytest.raises(PanamaError, match="needs knobs"):
+        sampler.propose(context(space=KnobSpace(knobs=())), 2)

@@ -62,13 +62,7 @@ class DesignSampler:
         """The first ``n`` unlabelled points of the design of ``size`` points."""
         if n <= 0:
             return []
-        dims = len(context.knob_space)
-        if dims == 0:
-            raise PanamaError(
-                f"sampler {self.name!r} needs knobs to choose, but the device has none",
-                "a device without knobs needs a single recording: label its default setting",
-            )
-        seed = self.config.seed if self.config.seed is not None else context.seed
+        dims, seed = knobs_and_seed(self.name, context, self.config.seed)
         design = np.clip(self.design(size, dims, seed), 0.0, 1.0)
         free = unlabelled_rows(design, context.labelled_unit(), self.config.tolerance)[:n]
         context.notes["design"] = {
@@ -78,6 +72,18 @@ class DesignSampler:
             "indices": [int(i) for i in free],
         }
         return context.knob_space.from_unit_array(design[free]) if len(free) else []
+
+
+def knobs_and_seed(name: str, context: SamplerContext, seed: int | None) -> tuple[int, int]:
+    """The knob count (a clear error for a device without knobs) and the design seed: the
+    sampler's own, else the capture's (stable across rounds, never the loop's moving rng)."""
+    dims = len(context.knob_space)
+    if dims == 0:
+        raise PanamaError(
+            f"sampler {name!r} needs knobs to choose, but the device has none",
+            "a device without knobs needs a single recording: label its default setting",
+        )
+    return dims, seed if seed is not None else context.seed
 
 
 def unlabelled_rows(design: np.ndarray, labelled: np.ndarray, tolerance: float) -> np.ndarray:

@@ -11,6 +11,7 @@ _SAMPLERS = (
     ("lhs", "fixed:LHSSampler", "Scrambled Latin hypercube sized to the budget"),
     ("lhs-corners", "fixed:LHSCornersSampler", "Corners of the knob box first, then a Latin hypercube"),
     ("grid", "fixed:GridSampler", "Full factorial grid that fits the budget (≤ 5 steps per knob)"),
+    ("maximin", "maximin:MaximinSampler", "Sobol' start, then each batch the settings farthest from all labels"),
     (
         "ensemble-disagreement",
         "active:EnsembleDisagreementSampler",
