@@ -100,7 +100,6 @@ def test_batch_selection_rule_on_random_covariances() -> None:
     assert batch.select(np.eye(4), shared @ shared.T, 1, labelled=np.empty((0, 4)), min_distance=0.1).order in ([0], [3])
 
 
-
 def test_distance_power_leans_the_batch_towards_uncovered_settings() -> None:
     # three candidates of equal variance on a line, one label at 0: the farthest is picked first
     # only when distance counts; the second pick then weighs its distance to the first pick too
@@ -153,6 +152,7 @@ def test_the_sampler_proposes_with_the_kernel_covariance_and_distance_weight() -
     assert min_distances(points, unit(ctx.labelled)).min() >= 0.2 - 1e-9
     assert np.linalg.norm(points - TARGET, axis=1).min() < 0.3  # the bump's neighbourhood is covered
     assert build("sampler", "ensemble-diverse", {"kernel_length": "none"}).config.kernel_length is None
+
 
 def test_scale_free_scores_do_not_chase_loud_settings() -> None:
     quiet, loud = np.array([0.8, 0.3, 0.1]), np.array([0.2, 0.5, 1.0])

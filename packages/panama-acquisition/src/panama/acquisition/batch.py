@@ -40,7 +40,7 @@ from typing import Literal
 
 import numpy as np
 
-from panama.acquisition.designs import min_distances
+from panama.acquisition.designs import min_distances, sq_distances
 
 Criterion = Literal["variance", "integrated"]
 Selection = Literal["greedy", "proportional"]
@@ -55,8 +55,7 @@ class Batch:
 def kernel_gram(points: np.ndarray, variances: np.ndarray, length: float) -> np.ndarray:
     """``s sᵀ ⊙ exp(−d² / 2ℓ²)`` with ``s = √variance``: pointwise disagreement, spatially correlated."""
     s = np.sqrt(np.clip(np.nan_to_num(np.asarray(variances, dtype=np.float64), nan=0.0), 0.0, None))
-    sq = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=-1)
-    return np.outer(s, s) * np.exp(-sq / (2.0 * length**2))
+    return np.outer(s, s) * np.exp(-sq_distances(points, points) / (2.0 * length**2))
 
 
 def criterion_values(gram: np.ndarray, criterion: Criterion, reference: np.ndarray, noise: float) -> np.ndarray:
@@ -92,8 +91,8 @@ def select(
     tiny = 1e-9 * max(float(initial.max(initial=0.0)), 1e-300)
     nearest = min_distances(points, labelled)
     allowed = (initial > tiny) & (nearest >= min_distance)
-    # distance to the nearest label or pick, as a weight (finite even with nothing labelled yet)
-    spread = np.ones(len(points)) if distance_power == 0 else np.where(np.isfinite(nearest), nearest, np.sqrt(points.shape[1]))
+    # distance to the nearest label or pick (the box's diagonal while nothing is labelled)
+    spread = np.minimum(nearest, np.sqrt(points.shape[1]))
     order: list[int] = []
     values: list[float] = []
     while len(order) < n and allowed.any():

@@ -111,21 +111,29 @@ def maximin_order(
     if total == 0:
         return np.empty((0, candidates.shape[1]))
     if chosen is not None and len(chosen):
-        nearest = np.min(_sq_dist(pool, chosen), axis=1)
+        nearest = np.min(sq_distances(pool, chosen), axis=1)
         first = int(np.argmax(nearest))
     else:
         nearest = np.full(len(pool), np.inf)
-        first = int(np.argmin(_sq_dist(pool, np.full((1, pool.shape[1]), 0.5))[:, 0]))
+        first = int(np.argmin(sq_distances(pool, np.full((1, pool.shape[1]), 0.5))[:, 0]))
     order = [first]
-    nearest = np.minimum(nearest, _sq_dist(pool, pool[first : first + 1])[:, 0])
+    nearest = np.minimum(nearest, sq_distances(pool, pool[first : first + 1])[:, 0])
     for _ in range(total - 1):
         nxt = int(np.argmax(nearest))
         order.append(nxt)
-        nearest = np.minimum(nearest, _sq_dist(pool, pool[nxt : nxt + 1])[:, 0])
+        nearest = np.minimum(nearest, sq_distances(pool, pool[nxt : nxt + 1])[:, 0])
     return pool[order]
 
 
-def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def farthest_batch(labelled: np.ndarray, n: int, dims: int, seed: int, pool: int = 256) -> np.ndarray:
+    """``n`` points of a fresh Sobol' pool (``pool``, at least 16 per point) farthest from
+    ``labelled`` and from each other (greedy maximin): a space-filling continuation of whatever
+    is labelled (the ``maximin`` sampler, ``ensemble-diverse``'s fallback round)."""
+    return maximin_order(sobol_design(max(pool, 16 * n), dims, seed), seed, limit=n, chosen=labelled)
+
+
+def sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[len(a), len(b)]`` squared Euclidean distances."""
     return ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)
 
 
@@ -133,7 +141,7 @@ def min_distances(points: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Euclidean distance from each of ``points`` to its nearest neighbour in ``others``."""
     if len(others) == 0:
         return np.full(len(points), np.inf)
-    return np.sqrt(np.min(_sq_dist(points, others), axis=1))
+    return np.sqrt(np.min(sq_distances(points, others), axis=1))
 
 
 def grid_design(size: int, dims: int, seed: int, *, steps: int | None = None, max_steps: int = 5) -> np.ndarray:

@@ -12,8 +12,9 @@ What the paper's ``ensemble-disagreement`` does not do, and this sampler does (i
 3. A diverse batch (:mod:`panama.acquisition.batch`): a Sobol pool of candidates is scored, the
    best ``restarts`` of them are refined by gradient ascent, and the batch is picked from pool
    and refined points alike, greedily (or in proportion to the score) on the members' covariance
-   (or, with ``kernel_length``, their disagreements correlated by distance) conditioned on each pick, never two picks closer than ``min_distance``. Optionally the
-   criterion is the integrated variance reduction over the pool instead of the variance.
+   (or, with ``kernel_length``, their disagreements correlated by distance) conditioned on each
+   pick, never two picks closer than ``min_distance``. Optionally the criterion is the
+   integrated variance reduction over the pool instead of the variance.
 4. For the report: per proposal, the members' output levels, its disagreement, and the score
    along each knob axis through it (``profile_points``).
 
@@ -33,7 +34,7 @@ from panama.acquisition import batch
 from panama.acquisition.active import _finite_or_none, _frozen, signal_tensor
 from panama.acquisition.batch import Criterion, Selection
 from panama.acquisition.dedup import farthest_from
-from panama.acquisition.designs import maximin_order, sobol_design
+from panama.acquisition.designs import farthest_batch, sobol_design
 from panama.acquisition.fixed import FIXED_SAMPLERS
 from panama.acquisition.members import incompetence, member_notes, require_training
 from panama.acquisition.scores import SCORE_NAMES, Score, ScoreSpec, climb, evaluate, spans_for
@@ -158,8 +159,7 @@ class EnsembleDiverseSampler:
         distance = self.min_distance(context)
         reason = incompetence(members, cfg.competence_esr)
         if reason:
-            points = maximin_order(sobol_design(max(256, 16 * n), len(context.knob_space), seed), seed,
-                                   limit=n, chosen=labelled)
+            points = farthest_batch(labelled, n, len(context.knob_space), seed)
             context.log(f"round {context.round}: {reason}: the members are not competent yet, "
                         f"so {len(points)} space-filling (sobol) settings this round")
             context.notes["fallback"] = {"design": "sobol", "reason": reason}

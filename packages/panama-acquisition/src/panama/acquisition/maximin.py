@@ -55,12 +55,11 @@ class MaximinSampler:
         # a pool of its own per batch (seeded by the capture's seed and the label count, so a
         # resumed run proposes the same), far larger than the batch so its farthest points exist
         batch_seed = int(np.random.SeedSequence([abs(seed), len(labelled)]).generate_state(1)[0])
-        pool = designs.sobol_design(max(self.config.pool, 16 * n), dims, batch_seed)
-        points = designs.maximin_order(pool, batch_seed, limit=n, chosen=labelled)
+        points = designs.farthest_batch(labelled, n, dims, batch_seed, self.config.pool)
         context.notes["design"] = {
             "sampler": self.name,
             "seed": seed,
-            "pool": len(pool),
+            "pool": max(self.config.pool, 16 * n),
             "nearest_label": [float(v) for v in designs.min_distances(points, labelled)],
         }
         return context.knob_space.from_unit_array(points)
