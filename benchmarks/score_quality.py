@@ -16,6 +16,13 @@ to loud corners), and the fit's CPU seconds.
     python benchmarks/score_quality.py --data sim16sobol --final feather-avg2
     python benchmarks/score_quality.py --committees ens150,ens600 --results
 
+With ``--runs DIR`` (finished ``benchmarks/data_efficiency.py`` runs) the committees are fitted on
+each run's labels instead, and scored against that run's own final model's held-out ESR, beside
+the distance to the nearest label (what ``maximin`` maximises) and the two combined:
+
+    python benchmarks/score_quality.py --runs benchmarks/runs/data-efficiency-quick --sampler maximin \
+        --committees ens150,ens600 --threads 1
+
 Time it alone: the CPU seconds are honest under load, the wall seconds are not.
 """
 
@@ -154,6 +161,42 @@ def measure(dataset: str, names: list[str], final: str, outdir: Path, threads: i
     return results
 
 
+def measure_runs(outdir: Path, sampler: str, names: list[str], threads: int, excerpt_seconds: float,
+                 excerpts: int) -> list[dict[str, Any]]:
+    """Per finished run of ``sampler`` and committee: rho and lift of the score, of the distance
+    to the nearest label, and of their product, against the run's own final held-out ESR."""
+    from scipy.stats import rankdata
+
+    from panama.core.capture.store import Capture
+    from panama.core.study.comparison import HELDOUT_FILE, Heldout
+
+    heldout = Heldout.load(outdir / HELDOUT_FILE)
+    rows = []
+    for run in sorted((outdir / "runs").glob(f"{sampler}-seed*")):
+        checkpoints = sorted((run / "checkpoints").glob("k*.json"))
+        if "-n" in run.name.split("seed", 1)[1] or not checkpoints:
+            continue
+        scored = json.loads(checkpoints[-1].read_text())
+        budget, final_esr = int(scored["result"]["k"]), np.array(scored["esr"])
+        capture = Capture.open(run)
+        labels = capture.dataset()
+        data = {"x": labels.x, "y": labels.y[:budget], "knobs": labels.knobs[:budget].astype(np.float32),
+                "sample_rate": labels.sample_rate, "settings": labels.settings[:budget], "space": capture.knob_space,
+                "held_out": heldout.settings}
+        held = capture.knob_space.to_unit_array(heldout.settings)
+        distance = np.sqrt(((held[:, None] - data["knobs"][None]) ** 2).sum(-1)).min(axis=1)
+        for name in names:
+            ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
+            score = committee_scores(ensemble, data, excerpt_seconds, excerpts)
+            row = {"run": run.name, "committee": name, "cpu_seconds": round(cpu, 1)}
+            for key, value in (("score", score), ("distance", distance), ("product", score * distance),
+                               ("ranks", rankdata(score) + rankdata(distance))):
+                row[f"rho_{key}"], row[f"lift_{key}"] = spearman(value, final_esr), lift(value, final_esr)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
 def section(dataset: str, final: str, results: dict[str, Any], excerpt_seconds: float, excerpts: int, note: str) -> str:
     ref = results["_reference"]
     lines = [MARK_START, "## Does the committee's disagreement point at the errors? (`benchmarks/score_quality.py`)", "",
@@ -185,11 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
     parser.add_argument("--note", default="")
+    parser.add_argument("--runs", type=Path, default=None, help="finished data_efficiency.py runs to fit committees on")
+    parser.add_argument("--sampler", default="maximin", help="with --runs: whose runs")
     args = parser.parse_args(argv)
     names = [n for n in args.committees.split(",") if n]
     unknown = [n for n in names if n not in COMMITTEES]
     if unknown:
         raise SystemExit(f"score_quality: unknown committee {unknown[0]!r}; known: {', '.join(COMMITTEES)}")
+    if args.runs is not None:
+        measure_runs(args.runs, args.sampler, names, args.threads, args.excerpt_seconds, args.excerpts)
+        return 0
     results = measure(args.data, names, args.final, args.outdir, args.threads, args.force, args.excerpt_seconds, args.excerpts)
     if args.results:
         text = section(args.data, args.final, results, args.excerpt_seconds, args.excerpts, args.note)

@@ -230,3 +230,30 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
     parts = bench.partition(bench.SAMPLERS, 2)
     assert sorted(s for part in parts for s in part) == sorted(bench.SAMPLERS)
     assert [sum(bench.COST.get(s, 1.0) for s in part) for part in parts] == [5.0, 5.0]
+
+
+def test_error_predictors_find_where_the_device_changes_fast():
+    """benchmarks/error_predictors.py: labels whose neighbours sound different score a high
+    variation, a point far from every label a large distance; the scalings differ only in level."""
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("error_predictors", REPO / "benchmarks" / "error_predictors.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(0)
+    knobs = rng.random((24, 2))
+    t = np.linspace(0, 1, 400)
+    # the device changes with knob 0 only above 0.5, steeply
+    outputs = np.stack([np.sin(40 * t) * (1 + 8 * max(0.0, k[0] - 0.5)) for k in knobs])
+    variation = bench.label_variation(knobs, outputs, power=0.0)
+    assert variation[knobs[:, 0] > 0.6].mean() > 3 * variation[knobs[:, 0] < 0.4].mean()
+    points = np.array([[0.9, 0.5], [0.1, 0.5], [knobs[0, 0], knobs[0, 1]]])
+    found = bench.predictors(points, knobs, outputs)
+    assert found["variation-abs"][0] > found["variation-abs"][1]
+    assert found["distance"][2] == 0.0 and found["distance×variation-abs"][2] == 0.0
+    # scaled by the level, a change of gain counts for less than in raw samples
+    assert found["variation-rel"].max() < found["variation-abs"].max()
+    # the learned metric finds the one knob that changes the recordings
+    assert np.argmax(bench.knob_weights(knobs, outputs)) == 0
