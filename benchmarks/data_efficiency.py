@@ -180,15 +180,16 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
     ks = sorted({p.k for p in curve})
     at = {(p.sampler, p.k): p for p in curve}
     start, end = markers(spec.labeler, size)
+    base = size.rstrip("0123456789")  # "quick32": the quick size at a budget of its own
     lines = [
         start,
-        f"## Data efficiency: samplers on `{spec.labeler}` ({size})",
+        f"## Data efficiency: samplers on `{spec.labeler}` ({base}{f', budget {size[len(base):]}' if size != base else ''})",
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, wall time {seconds / 60:.1f} min (of this invocation; a resumed "
         "run counts only what it did). Command: "
         f"`python benchmarks/data_efficiency.py{' --smoke' if size == 'smoke' else ''}"
-        f"{f' --size {size}' if size not in ('full', 'smoke') else ''}{command}`.",
+        f"{f' --size {base}' if size not in ('full', 'smoke') else ''}{command}`.",
         "",
         f"Labeler `{spec.labeler}`, run preset `{spec.preset}` "
         f"({_preset_note(spec.preset)}), budget {spec.budget}, "
@@ -322,7 +323,10 @@ def run_parts(args: argparse.Namespace, outdir: Path, samplers: list[str], jobs:
 
 
 def merge_parts(outdir: Path) -> None:
-    """Hard-link every part's runs (``OUTDIR/parts/*/runs/*``) and the held-out set into ``outdir``."""
+    """Hard-link every part's runs (``OUTDIR/parts/*/runs/*``) and the held-out set into ``outdir``.
+
+    A part's run is linked afresh each time: one merged while its part was still running would
+    otherwise keep the files it had then (atomic writes replace files, so old links go stale)."""
     import shutil
 
     (outdir / "runs").mkdir(parents=True, exist_ok=True)
@@ -330,8 +334,10 @@ def merge_parts(outdir: Path) -> None:
         if not (outdir / "heldout.npz").exists() and (folder / "heldout.npz").exists():
             shutil.copy2(folder / "heldout.npz", outdir / "heldout.npz")
         for run in (folder / "runs").iterdir() if (folder / "runs").is_dir() else []:
-            if not (outdir / "runs" / run.name).exists():
-                shutil.copytree(run, outdir / "runs" / run.name, copy_function=os.link)
+            merged = outdir / "runs" / run.name
+            if merged.exists():
+                shutil.rmtree(merged)
+            shutil.copytree(run, merged, copy_function=os.link)
 
 
 def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) -> dict[str, dict[str, float]]:
@@ -439,7 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     render_compare(result.curve, out)
     floors = fit_floor(outdir, spec.samplers, list(spec.seeds), spec.budget)
-    write_section(results, section(result, size, seconds, outdir, command, floors), spec.labeler, size)
+    # a budget other than the size's own gets a section of its own (e.g. quick32 beside quick)
+    tag = size if spec.budget == cfg["budget"] else f"{size}{spec.budget}"
+    write_section(results, section(result, tag, seconds, outdir, command, floors), spec.labeler, tag)
     out.print(f"{seconds / 60:.1f} min; section written to {results}")
     return 0
 

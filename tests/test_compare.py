@@ -63,10 +63,10 @@ def test_checkpoint_mode_prefix_for_nested_designs_rerun_for_budget_dependent_on
     registry = get_registry()
     modes = {name: checkpoint_mode("auto", registry.get("sampler", name).load())
              for name in ("random", "sobol", "beta", "ensemble-disagreement", "ensemble-diverse",
-                          "lhs", "lhs-corners", "grid", "maximin")}
+                          "lhs", "lhs-corners", "grid", "maximin", "coverage")}
     assert modes == {"random": "prefix", "sobol": "prefix", "beta": "prefix", "ensemble-disagreement": "prefix",
                      "ensemble-diverse": "prefix", "lhs": "rerun", "lhs-corners": "rerun", "grid": "rerun",
-                     "maximin": "prefix"}
+                     "maximin": "prefix", "coverage": "prefix"}
     assert checkpoint_mode("prefix", registry.get("sampler", "lhs").load()) == "prefix"
 
     class Declares:

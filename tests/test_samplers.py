@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -207,17 +208,24 @@ def test_listing_and_building_samplers_imports_no_torch() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_maximin_starts_with_sobol_then_fills_the_largest_holes() -> None:
-    from panama.acquisition.designs import min_distances, sobol_design
-
-    sampler = build("sampler", "maximin", {})
+def sobol_start_then_a_batch(name: str) -> tuple[Any, list, Any, np.ndarray]:
+    """A continuation sampler's Sobol' start (8 points) and its next batch of 4, all distinct."""
+    sampler = build("sampler", name, {})
     assert type(sampler).nested_design is True
     first = sampler.propose(context(budget=16), 8)
     assert np.allclose(unit(first), unit(build("sampler", "sobol", {}).propose(context(budget=16), 8)))
     ctx = context(labelled=first, budget=16)
     batch = unit(sampler.propose(ctx, 4))
-    labelled = unit(first)
     assert len(batch) == 4 and len({tuple(p) for p in batch.round(9)}) == 4
+    assert ctx.notes["design"]["sampler"] == name
+    return sampler, first, ctx, batch
+
+
+def test_maximin_starts_with_sobol_then_fills_the_largest_holes() -> None:
+    from panama.acquisition.designs import min_distances, sobol_design
+
+    sampler, first, ctx, batch = sobol_start_then_a_batch("maximin")
+    labelled = unit(first)
     # each pick is farther from the labels than a typical point of a fresh Sobol' sample ...
     typical = np.median(min_distances(sobol_design(256, 3, 99), labelled))
     assert (min_distances(batch, labelled) > typical).all()
@@ -229,3 +237,25 @@ def test_maximin_starts_with_sobol_then_fills_the_largest_holes() -> None:
     assert not np.allclose(batch, unit(sampler.propose(context(labelled=first, budget=16, seed=8), 4)))
     with pytest.raises(PanamaError, match="needs knobs"):
         sampler.propose(context(space=KnobSpace(knobs=())), 2)
+
+
+def test_coverage_fills_the_interior_where_maximin_goes_to_the_faces() -> None:
+    """The coverage continuation lowers the mean distance from the box to its nearest label more
+    than greedy maximin does, and keeps its picks off the box's faces (six knobs, 8 + 24)."""
+    from panama.acquisition.designs import coverage_batch, farthest_batch, min_distances, sobol_design
+
+    sampler, first, _, batch = sobol_start_then_a_batch("coverage")
+    assert np.allclose(batch, unit(sampler.propose(context(labelled=first, budget=16), 4)))
+
+    start = sobol_design(8, 6, 3)
+    designs = {}
+    for name, step in (("maximin", farthest_batch), ("coverage", coverage_batch)):
+        points = start
+        for r in range(6):
+            points = np.vstack([points, step(points, 4, 6, 100 + r, 256)])
+        designs[name] = points
+    probe = np.random.default_rng(0).random((2000, 6))
+    mean = {name: min_distances(probe, points).mean() for name, points in designs.items()}
+    assert mean["coverage"] < 0.95 * mean["maximin"]
+    near_face = {name: np.mean(np.minimum(p, 1 - p).min(axis=1) < 0.05) for name, p in designs.items()}
+    assert near_face["coverage"] < 0.3 < near_face["maximin"]

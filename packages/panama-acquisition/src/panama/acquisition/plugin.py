@@ -12,6 +12,7 @@ _SAMPLERS = (
     ("lhs-corners", "fixed:LHSCornersSampler", "Corners of the knob box first, then a Latin hypercube"),
     ("grid", "fixed:GridSampler", "Full factorial grid that fits the budget (≤ 5 steps per knob)"),
     ("maximin", "maximin:MaximinSampler", "Sobol' start, then each batch the settings farthest from all labels"),
+    ("coverage", "maximin:CoverageSampler", "Sobol' start, then each batch the settings that most shrink the mean distance to a label"),
     (
         "ensemble-disagreement",
         "active:EnsembleDisagreementSampler",
