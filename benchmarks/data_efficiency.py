@@ -340,6 +340,20 @@ def merge_parts(outdir: Path) -> None:
             shutil.copytree(run, merged, copy_function=os.link)
 
 
+def finished_runs(outdir: Path, sampler: str) -> list[tuple[Path, dict]]:
+    """``sampler``'s runs at the comparison's budget (not the ``-n<k>`` re-runs for a checkpoint),
+    each with its last checkpoint's scores (``result`` and the per-setting ``mse`` and ``esr`` on
+    the held-out settings), in seed order; a run with no checkpoint yet is left out."""
+    import json
+
+    found = []
+    for run in sorted((outdir / "runs").glob(f"{sampler}-seed*")):
+        checkpoints = sorted((run / "checkpoints").glob("k*.json"))
+        if "-n" not in run.name.split("seed", 1)[1] and checkpoints:
+            found.append((run, json.loads(checkpoints[-1].read_text())))
+    return found
+
+
 def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) -> dict[str, dict[str, float]]:
     """Per sampler, means over seeds of the final model's error on the settings it was trained
     on (mean MSE, median ESR), scored on the validation segment of that run's own input (each

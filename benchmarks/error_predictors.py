@@ -26,11 +26,12 @@ It reads recordings and per-setting scores only; nothing is trained.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from panama.acquisition.designs import sq_distances
 
 SCALINGS = {"abs": 0.0, "half": 0.25, "rel": 0.5}
 
@@ -39,7 +40,7 @@ def label_variation(knobs: np.ndarray, outputs: np.ndarray, power: float, k: int
     """Per label: mean RMS difference to its ``k`` nearest labels per unit knob distance, the
     squared difference divided by (E_i E_j)^power."""
     energy = np.mean(outputs**2, axis=1)
-    dist = np.sqrt(((knobs[:, None] - knobs[None]) ** 2).sum(-1))
+    dist = np.sqrt(sq_distances(knobs, knobs))
     out = np.empty(len(knobs))
     for i in range(len(knobs)):
         near = np.argsort(dist[i])[1:k + 1]
@@ -61,7 +62,7 @@ def knob_weights(knobs: np.ndarray, outputs: np.ndarray, power: float = 0.25) ->
 
 
 def predictors(points: np.ndarray, knobs: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
-    dist = np.sqrt(((points[:, None] - knobs[None]) ** 2).sum(-1))
+    dist = np.sqrt(sq_distances(points, knobs))
     nearest = dist.min(axis=1)
     weights = 1.0 / (dist + 1e-9) ** 2
     level = (weights * np.mean(outputs**2, axis=1)[None]).sum(1) / weights.sum(1)
@@ -81,18 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from scipy.stats import spearmanr
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from data_efficiency import finished_runs
     from panama.core.capture.store import Capture
     from panama.core.study.comparison import HELDOUT_FILE, Heldout
 
     heldout = Heldout.load(args.outdir / HELDOUT_FILE)
     table: dict[str, list[tuple[float, float]]] = {}
-    runs = [r for s in args.samplers.split(",") for r in sorted((args.outdir / "runs").glob(f"{s}-seed*"))
-            if "-n" not in r.name.split("seed", 1)[1]]
-    for run in runs:
-        checkpoints = sorted((run / "checkpoints").glob("k*.json"))
-        if not checkpoints:
-            continue
-        scores = json.loads(checkpoints[-1].read_text())
+    runs = [found for sampler in args.samplers.split(",") for found in finished_runs(args.outdir, sampler)]
+    for run, scores in runs:
         budget = int(scores["result"]["k"])
         capture = Capture.open(run)
         data = capture.dataset()
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         found = predictors(points, data.knobs[:budget], data.y[:budget].astype(np.float64))
         for name, values in found.items():
             table.setdefault(name, []).append((spearmanr(values, scores["mse"])[0], spearmanr(values, scores["esr"])[0]))
-    names = [r.name for r in runs]
+    names = [run.name for run, _ in runs]
     print(f"runs: {', '.join(names)}; Spearman's rho with the final model's held-out error, per run (MSE; ESR)\n")
     print("| predictor | rho with MSE (median, range) | rho with ESR (median, range) |")
     print("|---|---|---|")

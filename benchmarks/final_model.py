@@ -1,22 +1,25 @@
-"""Should an active run's final model start from its last ensemble's best member?
+"""Variants of a finished run's final model, trained on the same labels and scored on the same
+held-out settings.
 
-An active run has trained ensembles of the final model's own net on most of its labels; the
-final model could continue from one of them instead of starting from scratch (issue 10's
-"warm starts"). This benchmark measures it on finished ``benchmarks/data_efficiency.py`` runs:
-for each seed of a sampler, the run's final recipe is trained on all its labels
+With a budget's labels fixed, the final model is what a capture is worth. This benchmark retrains
+it on finished ``benchmarks/data_efficiency.py`` runs, one variant at a time, for every seed of a
+sampler, so a recipe is judged on several designs at no labelling cost:
 
-- ``scratch``    from a fresh initialisation (what ``panama run`` does; the run's own model),
-- ``warm``       from the member with the lowest validation ESR of the last round,
-- ``warm-half``  the same with half the steps,
-- ``warm-sp``    from shrink and perturb of that member (0.8 × member + 0.1 × fresh, as the
-  shipped learner's rounds start),
+- ``own``        the run's own final model, as the comparison scored it (nothing trained),
+- ``scratch``    the run's final recipe again, from a fresh initialisation,
+- ``warm``       from the last round's member with the lowest validation ESR (issue 10's
+  "warm starts"), ``warm-half`` the same with half the steps, ``warm-sp`` from shrink and
+  perturb of that member (0.8 × member + 0.1 × fresh, as the shipped learner's rounds start),
+- recipe variants (``RECIPES``): the run's final recipe with some fields changed, e.g. more
+  nets in the average for fewer steps each.
 
-and each is scored on the comparison's held-out settings (held-out MSE, median and mean ESR,
-CPU seconds of the training on one thread).
+Each is scored on the comparison's held-out settings: held-out MSE, median, p90 and mean ESR,
+the CPU and wall seconds of the training.
 
-    python benchmarks/final_warm_start.py benchmarks/runs/data-efficiency-studiopre --results
+    python benchmarks/final_model.py benchmarks/runs/data-efficiency-quick --sampler maximin \\
+        --variants own,avg4-1600 --threads 2
 
-Run it alone for the CPU seconds; the errors do not depend on the load.
+Run it alone for the seconds; the errors do not depend on the load.
 """
 
 from __future__ import annotations
@@ -82,14 +85,10 @@ def train_variant(variant: str, capture, member):
     return model, time.process_time() - began, time.perf_counter() - wall, recipe["steps"]
 
 
-def own_row(run: Path, budget: int) -> dict | None:
-    """The run's own final model as the comparison scored it (its checkpoint at the budget)."""
-    path = run / "checkpoints" / f"k{budget:04d}.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    esr = np.asarray(data["esr"], dtype=float)
-    return {"mse": float(np.mean(data["mse"])), "esr_median": float(np.median(esr)), "esr_p90": float(np.percentile(esr, 90)),
+def own_row(scored: dict) -> dict:
+    """The run's own final model as the comparison scored it (its last checkpoint's scores)."""
+    esr = np.asarray(scored["esr"], dtype=float)
+    return {"mse": float(np.mean(scored["mse"])), "esr_median": float(np.median(esr)), "esr_p90": float(np.percentile(esr, 90)),
             "esr_mean": float(np.mean(esr)), "cpu_s": float("nan"), "wall_s": float("nan"), "steps": float("nan")}
 
 
@@ -119,11 +118,10 @@ def main(argv: list[str] | None = None) -> int:
 
     heldout = Heldout.load(args.outdir / HELDOUT_FILE)
     cache = args.outdir / "final-model.json"
-    legacy = args.outdir / "final-warm-start.json"  # this benchmark's cache before it tried recipes
-    rows = json.loads((cache if cache.exists() else legacy).read_text()) if cache.exists() or legacy.exists() else {}
-    for run in sorted((args.outdir / "runs").glob(f"{args.sampler}-seed*")):
-        if "-n" in run.name.split("seed", 1)[1] or not (run / "checkpoints").is_dir():
-            continue
+    # this benchmark's cache from before it tried recipes, under its old name
+    previous = next((path for path in (cache, args.outdir / "final-warm-start.json") if path.exists()), None)
+    rows = json.loads(previous.read_text()) if previous else {}
+    for run, scored in data_efficiency.finished_runs(args.outdir, args.sampler):
         capture = Capture.open(run)
         member = None
         for variant in args.variants.split(","):
@@ -131,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             if key in rows:
                 continue
             if variant == "own":
-                row = own_row(run, len(capture.labelled_settings()))
-                if row is None:
-                    continue
+                row = own_row(scored)
             else:
                 if variant in WARM:
                     member = member or best_member(run, capture)

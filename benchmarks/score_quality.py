@@ -167,16 +167,14 @@ def measure_runs(outdir: Path, sampler: str, names: list[str], threads: int, exc
     to the nearest label, and of their product, against the run's own final held-out ESR."""
     from scipy.stats import rankdata
 
+    from data_efficiency import finished_runs
+    from panama.acquisition.designs import min_distances
     from panama.core.capture.store import Capture
     from panama.core.study.comparison import HELDOUT_FILE, Heldout
 
     heldout = Heldout.load(outdir / HELDOUT_FILE)
     rows = []
-    for run in sorted((outdir / "runs").glob(f"{sampler}-seed*")):
-        checkpoints = sorted((run / "checkpoints").glob("k*.json"))
-        if "-n" in run.name.split("seed", 1)[1] or not checkpoints:
-            continue
-        scored = json.loads(checkpoints[-1].read_text())
+    for run, scored in finished_runs(outdir, sampler):
         budget, final_esr = int(scored["result"]["k"]), np.array(scored["esr"])
         capture = Capture.open(run)
         labels = capture.dataset()
@@ -184,7 +182,7 @@ def measure_runs(outdir: Path, sampler: str, names: list[str], threads: int, exc
                 "sample_rate": labels.sample_rate, "settings": labels.settings[:budget], "space": capture.knob_space,
                 "held_out": heldout.settings}
         held = capture.knob_space.to_unit_array(heldout.settings)
-        distance = np.sqrt(((held[:, None] - data["knobs"][None]) ** 2).sum(-1)).min(axis=1)
+        distance = min_distances(held, data["knobs"])
         for name in names:
             ensemble, cpu = fit_committee(data, COMMITTEES[name], threads)
             score = committee_scores(ensemble, data, excerpt_seconds, excerpts)

@@ -142,7 +142,7 @@ def coverage_batch(labelled: np.ndarray, n: int, dims: int, seed: int, pool: int
     to_candidates = np.sqrt(sq_distances(points, candidates))  # [R, C]
     nearest = min_distances(points, labelled) if len(labelled) else np.full(len(points), np.sqrt(dims))
     picked: list[int] = []
-    for _ in range(min(n, len(candidates))):
+    for _ in range(n):  # the pool holds at least 16 candidates per pick
         gain = np.maximum(nearest[:, None] - to_candidates, 0.0).sum(axis=0)
         gain[picked] = -1.0
         best = int(np.argmax(gain))
