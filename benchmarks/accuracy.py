@@ -5,6 +5,7 @@ Fixed, seeded data sets (labelled once, cached under ``--outdir``):
 - ``sim32``       the built-in sim, 32 random settings, quick signal (20 s)
 - ``sim1``        the sim at its default setting only (a plain, non-parametric capture)
 - ``studiopre32`` Guitarix GxStudioPre through LV2, 32 random settings, quick signal
+- ``studiopre1``  GxStudioPre at its default setting only
 
 Each *variant* (a net, its options and a training recipe) is trained on a data set with one
 thread and scored by the same code as ``panama evaluate``: 64 held-out random settings (the
@@ -47,6 +48,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     "sim1": {"labeler": "sim", "settings": 0, "signal": "quick"},
     "studiopre32": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
                     "settings": 32, "signal": "quick"},
+    "studiopre1": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
+                   "settings": 0, "signal": "quick"},
 }
 
 # The recipe every variant starts from: the quick preset's final training before this benchmark.
@@ -62,6 +65,8 @@ _RF1K = [{"input_size": 1, "channels": 4, "head_size": 2, "dilations": [2**i for
          {"input_size": 4, "channels": 2, "head_size": 1, "dilations": [2**i for i in range(8)]}]
 # feather's channels (8, then 4) with _RF2K's dilations
 _FEATHER_RF2K = [{**_RF2K[0], "channels": 8, "head_size": 4}, {**_RF2K[1], "input_size": 8, "channels": 4}]
+# the CPU presets' net: feather's channels, dilations to 256, FiLM from a 32-unit knob embedding
+_FEATHER = {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}
 VARIANTS: dict[str, dict[str, Any]] = {
     # the quick preset's final model as it was (nano, bias conditioning, 20 % held out, MSE)
     "baseline": {"net_options": {"preset": "nano"}, "recipe": _BASE_RECIPE},
@@ -163,6 +168,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the good preset's final recipe as shipped: the mean of two nets (about 35 minutes on 2 cores)
     "good-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
                   "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2}},
+    # GxStudioPre at one setting (studiopre1): what a real amp's output asks of the net, by steps
+    # and by width (the sim at one setting reaches 0.006 with single-feather-rf2k)
+    "single-feather-6400": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 6400, "val_every": 800}},
+    "single-standard-1600": {"net_options": {"conditioning": "film", "preset": "standard"},
+                             "recipe": {**_QUICK, "steps": 1600}},
+    # each training segment also weighed by its setting's energy over its own (segment_weight):
+    # the quick signal's sweeps and noise outweigh its guitar in a driven amp's loss
+    **{f"single-feather-3200{tag}": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 3200, "val_every": 800, **extra}}
+       for tag, extra in (("", {}), ("-seg05", {"segment_weight": 0.5}), ("-seg1", {"segment_weight": 1.0}))},
+    **{f"feather-10min-{tag}": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5,
+                                                                     "segment_weight": weight}}
+       for tag, weight in (("seg05", 0.5), ("seg1", 1.0))},
+    **{f"feather-avg2-{tag}": {"net_options": _FEATHER, "threads": 2,
+                               "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 2, "segment_weight": weight}}
+       for tag, weight in (("seg05", 0.5), ("seg1", 1.0))},
     "lw075": {"net_options": {"preset": "nano", "conditioning": "film"},
               "recipe": {**_QUICK, "level_weight": 0.75}},
     "lite-film-7min": {"net_options": {"preset": "lite", "conditioning": "film"},

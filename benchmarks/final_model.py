@@ -45,6 +45,9 @@ RECIPES: dict[str, dict] = {
     "avg4-2400": {"average": 4, "steps": 2400},
     "avg3-2200": {"average": 3, "steps": 2200},
     "wd1e-4": {"optimizer": {"weight_decay": 1e-4}},
+    # each training segment also weighed by its setting's energy over its own (segment_weight)
+    "seg1": {"segment_weight": 1.0},
+    "seg05": {"segment_weight": 0.5},
 }
 VARIANTS = ("own", "scratch", *WARM, *RECIPES)
 

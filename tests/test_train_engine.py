@@ -152,19 +152,24 @@ def test_a_warm_start_from_another_net_is_refused() -> None:
 
 def test_level_weight_moves_the_loss_from_mse_to_per_setting_esr() -> None:
     """``level_weight`` p weighs a setting's squared error by energy**-p: 0 is MSE, 1 the ESR loss."""
-    from panama.core.train.engine import _loss_fn
+    from panama.core.train.engine import _loss_fn, loss_weights
 
     torch.manual_seed(0)
     target = torch.randn(3, 2, 64) * torch.tensor([1.0, 0.1, 0.01]).view(3, 1, 1)  # a loud, a quiet, a near-silent setting
     pred = target + 0.01 * torch.randn(3, 2, 64)
     inv_energy = 1.0 / target.pow(2).mean(dim=2)
-    mse = _loss_fn(Recipe(loss="mse"))(pred, target, inv_energy)
-    esr = _loss_fn(Recipe(loss="esr"))(pred, target, inv_energy)
-    torch.testing.assert_close(_loss_fn(Recipe(level_weight=0.0))(pred, target, inv_energy), mse)
-    torch.testing.assert_close(_loss_fn(Recipe(level_weight=1.0))(pred, target, inv_energy), esr)
-    half = _loss_fn(Recipe(level_weight=0.5))(pred, target, inv_energy)
+
+    def loss(p: float, **recipe: object) -> torch.Tensor:
+        weights = torch.from_numpy(loss_weights(target.numpy(), inv_energy.numpy(), np.zeros((3, 2), bool), p, 0.0))
+        return _loss_fn(Recipe(level_weight=p, **recipe))(pred, target, weights)
+
+    mse = (pred - target).pow(2).mean(dim=(0, 2))
+    esr = ((pred - target).pow(2).mean(dim=2) * inv_energy).mean(dim=0)
+    torch.testing.assert_close(loss(0.0), mse)
+    torch.testing.assert_close(loss(1.0), esr)
+    torch.testing.assert_close(loss(1.0, loss="esr"), esr)
     expected = ((pred - target).pow(2).mean(dim=2) * inv_energy.sqrt()).mean(dim=0)
-    torch.testing.assert_close(half, expected)
+    torch.testing.assert_close(loss(0.5), expected)
     # the near-silent setting's share of the loss grows with the weight
     share = lambda p: (((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p))[2] / ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(p)).sum(0))  # noqa: E731
     assert torch.all(share(0.0) < share(0.5)) and torch.all(share(0.5) < share(1.0))
@@ -185,6 +190,39 @@ def test_a_muted_setting_weighs_as_a_typical_one() -> None:
     energy = np.mean(np.square(y[:3], dtype=np.float64), axis=1)
     np.testing.assert_allclose(stream.inv_energy[:3], 1 / energy, rtol=1e-5)
     np.testing.assert_allclose(stream.inv_energy[3], 1 / np.median(energy), rtol=1e-5)
+
+
+def test_segment_weight_weighs_each_segment_by_its_own_energy() -> None:
+    """``segment_weight`` 1: a quiet passage of a setting (the guitar after the sweeps) weighs as
+    much as a loud one relative to its energy; silence is floored at SEGMENT_FLOOR of the setting's
+    energy; a muted setting keeps its setting weight. The segments drawn are the same."""
+    from panama.core.train import TrainingData
+    from panama.core.train.engine import SEGMENT_FLOOR, SegmentStream
+
+    rng = np.random.default_rng(0)
+    envelope = np.repeat([1.0, 0.2, 0.0, 0.5], 1024)  # loud, quiet, silent, middle passages
+    y = (rng.standard_normal((3, 4096)) * envelope * np.array([[1.0], [0.5], [0.0]])).astype(np.float32)  # third muted
+    data = TrainingData(x=rng.standard_normal(4096).astype(np.float32), y=y, knobs=rng.random((3, 2)).astype(np.float32),
+                        sample_rate=8000)
+    recipe = Recipe(segment_length=256, batch_size=256, level_weight=0.5)
+    by_setting = SegmentStream(data, 1, recipe, seeds=[0], steps_per_epoch=1)
+    by_segment = SegmentStream(data, 1, recipe.model_copy(update={"segment_weight": 1.0}), seeds=[0], steps_per_epoch=1)
+    _, _, target, setting_w = by_setting.batch()
+    _, _, same_target, segment_w = by_segment.batch()
+    torch.testing.assert_close(target, same_target)
+    energy = target.double().pow(2).mean(dim=-1)[:, 0]
+    setting_w, segment_w = setting_w[:, 0].double(), segment_w[:, 0].double()
+    setting_energy = setting_w ** -2  # level_weight 0.5
+    muted = torch.isclose(setting_w, torch.tensor(float(by_setting.inv_energy[2]) ** 0.5, dtype=torch.float64))
+    assert muted.any() and torch.equal(segment_w[muted], setting_w[muted])
+    loud = ~muted & (energy > SEGMENT_FLOOR * setting_energy)
+    torch.testing.assert_close(segment_w[loud], setting_w[loud] * setting_energy[loud] / energy[loud], rtol=1e-4, atol=0)
+    floored = ~muted & ~loud  # silence and near-silence: as loud as the floor, never louder
+    assert floored.any()
+    torch.testing.assert_close(segment_w[floored], setting_w[floored] / SEGMENT_FLOOR, rtol=1e-4, atol=0)
+    # within the loudest setting, its quiet passage now outweighs its loud one (by setting: equal)
+    first = loud & torch.isclose(setting_w, torch.tensor(float(by_setting.inv_energy[0]) ** 0.5, dtype=torch.float64))
+    assert segment_w[first][energy[first].argmin()] > 5 * segment_w[first][energy[first].argmax()]
 
 
 def test_knob_noise_jitters_the_knobs_and_nothing_else() -> None:

@@ -76,6 +76,9 @@ class SegmentStream(torch.utils.data.IterableDataset):
         if muted.any() and not muted.all():
             energy = np.where(muted, np.median(energy[~muted]), energy)
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
+        self.muted = muted
+        self.level_power = 1.0 if recipe.loss == "esr" else recipe.level_weight
+        self.segment_power = recipe.segment_weight
         self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         # knob jitter draws from its own streams, so the segments drawn do not depend on it
@@ -106,7 +109,8 @@ class SegmentStream(torch.utils.data.IterableDataset):
         idx = starts[..., None] + np.arange(span)
         x = self.x[settings[..., None], idx] if self.x.ndim == 2 else self.x[idx]
         y = self.y[settings[..., None], idx[..., self.rf - 1 :]]
-        weights = torch.from_numpy(self.inv_energy[settings])  # [B, M]
+        weights = torch.from_numpy(loss_weights(y, self.inv_energy[settings], self.muted[settings], self.level_power,
+                                                self.segment_power))  # [B, M]
         knobs = self.knobs[settings]
         if self.knob_noise:
             jitter = np.stack([rng.standard_normal((self.batch_size, knobs.shape[-1])) for rng in self.noise_rngs], axis=1)
@@ -123,44 +127,61 @@ class SegmentStream(torch.utils.data.IterableDataset):
             yield self.batch()
 
 
+# A segment quieter than this share of its setting's mean energy (-10 dB: silence, a decaying
+# note) is weighed as if it were this loud, so near-silent audio cannot rule the loss.
+SEGMENT_FLOOR = 0.1
+
+
+def loss_weights(y: np.ndarray, inv_energy: np.ndarray, muted: np.ndarray, level: float, segment: float) -> np.ndarray:
+    """Each training segment's weight in the loss, ``[B, M]`` for segments ``y [B, M, L]``.
+
+    ``inv_energy ** level`` weighs settings by loudness (``level_weight``: 0 is MSE, 1 the
+    per-setting ESR). ``segment`` (``segment_weight``) also weighs each segment by its setting's
+    energy over its own, to that power: a reamp signal's sweeps and noise are far louder than its
+    guitar, so under a setting's weight alone a driven amp's loss is mostly the sweeps, and the
+    guitar (what is played, and what the validation segment holds) is fitted last. A segment
+    below ``SEGMENT_FLOOR`` of its setting's energy counts as that loud; a muted setting's
+    segments keep their setting weight.
+    """
+    weights = inv_energy.astype(np.float64) ** level
+    if segment:
+        relative = np.mean(np.square(y, dtype=np.float64), axis=-1) * inv_energy
+        weights = weights * np.where(muted, 1.0, 1.0 / np.maximum(relative, SEGMENT_FLOOR)) ** segment
+    return weights.astype(np.float32)
+
+
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _loss_fn(recipe: Recipe) -> LossFn:
-    """Per-member loss ``[M]`` from ``pred, target [B, M, T]`` and ``inv_energy [B, M]``.
+    """Per-member loss ``[M]`` from ``pred, target [B, M, T]`` and the segments' ``weights [B, M]``
+    (:func:`loss_weights`; all ones for plain MSE, which skips the multiply).
 
     ``esr`` is the error-to-signal ratio *per setting* (each segment's squared error over its
     setting's whole output energy), so every setting counts alike; a ratio of the batch's pooled
     error and pooled energy would weigh settings by loudness exactly as MSE does.
     """
 
+    def loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return ((pred - target).pow(2).mean(dim=2) * weights).mean(dim=0)
 
-    def weighted(power: float) -> LossFn:
-        """Each setting's squared error times its energy**-power: MSE at 0, per-setting ESR at 1,
-        in between (``level_weight``) quiet settings count more, not all."""
+    def plain(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return (pred - target).pow(2).mean(dim=(0, 2))
 
-        def loss(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
-            if not power:
-                return (pred - target).pow(2).mean(dim=(0, 2))
-            return ((pred - target).pow(2).mean(dim=2) * inv_energy.pow(power)).mean(dim=0)
-
-        return loss
-
-    if recipe.loss == "esr":
-        return weighted(1.0)
-    mse = weighted(recipe.level_weight)
-    if recipe.loss == "mse":
+    weighted = recipe.loss == "esr" or recipe.level_weight > 0 or recipe.segment_weight > 0
+    mse = loss if weighted else plain
+    if recipe.loss in ("mse", "esr"):
         return mse
     import auraloss
 
     stft = auraloss.freq.MultiResolutionSTFTLoss()
     coef, weight = recipe.pre_emphasis, recipe.mrstft_weight
 
-    def mrstft(pred: torch.Tensor, target: torch.Tensor, inv_energy: torch.Tensor) -> torch.Tensor:
+    def mrstft(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         b, m, t = pred.shape
         pe = lambda s: (s[..., 1:] - coef * s[..., :-1]).permute(1, 0, 2).reshape(m, b, 1, t - 1)  # noqa: E731
         spectral = torch.stack([stft(p, q) for p, q in zip(pe(pred), pe(target), strict=False)])
-        return mse(pred, target, inv_energy) + weight * spectral
+        return mse(pred, target, weights) + weight * spectral
 
     return mrstft
 
@@ -175,9 +196,9 @@ class TrainModule(pl.LightningModule):
         return run_net(self.net, x, knobs)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, knobs, y, inv_energy = batch
+        x, knobs, y, weights = batch
         skip = self.recipe.mask_first  # NAM's mask_first: the first outputs of a segment don't count
-        per_member = self.loss_fn(self(x, knobs)[..., skip:], y[..., skip:], inv_energy)
+        per_member = self.loss_fn(self(x, knobs)[..., skip:], y[..., skip:], weights)
         self.log("loss", per_member.mean(), prog_bar=True, on_step=True, batch_size=x.shape[0])
         self.last_losses = per_member.detach()
         return per_member.sum()

@@ -35,6 +35,11 @@ class Recipe(BaseModel):
         default=0.0, ge=0, le=1,
         description="mse: weigh each setting's error by its output energy to the power -level_weight "
                     "(0: plain MSE, loud settings rule; 1: per-setting ESR, quiet settings rule)")
+    segment_weight: float = Field(
+        default=0.0, ge=0, le=1,
+        description="also weigh each training segment by its setting's energy over its own, to this power "
+                    "(0: every part of a recording by its setting's weight; 1: each segment as its own ESR, "
+                    "so a quiet passage counts as much as a loud sweep)")
     average: int = Field(
         default=1, ge=1, le=16,
         description="a final model that is the mean of this many nets trained apart (own seeds and segments); "
