@@ -122,31 +122,31 @@ VARIANTS: dict[str, dict[str, Any]] = {
                           "recipe": {**_QUICK, "steps": 4000, "level_weight": 0.5}},
     "lw05-h32-rf1k": {"net_options": {"conditioning": "film", "layers": _RF1K, "knob_hidden": 32},
                       "recipe": {**_QUICK, "steps": 6500, "level_weight": 0.5}},
-    "lw05-h32-feather-rf2k": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "lw05-h32-feather-rf2k": {"net_options": _FEATHER,
                               "recipe": {**_QUICK, "steps": 4000, "level_weight": 0.5}},
     "lw05-h32-rf2k": {"net_options": {"conditioning": "film", "layers": _RF2K, "knob_hidden": 32},
                       "recipe": {**_QUICK, "steps": 5000, "level_weight": 0.5}},
-    "feather-10min": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-10min": {"net_options": _FEATHER,
                       "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5}},
     # one setting in under 5 CPU-minutes, with the CPU presets' nets
     "single-nano-rf2k": {"net_options": {"conditioning": "film", "layers": _RF2K},
                          "recipe": {**_QUICK, "steps": 3000}},
-    "single-feather-rf2k": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "single-feather-rf2k": {"net_options": _FEATHER,
                             "recipe": {**_QUICK, "steps": 1600}},
     # the quick recipe with as many steps as fit 10 CPU-minutes on the 2026-12-03 box (a
     # validation every 1000 steps: each costs ~5 CPU-s)
-    "feather-5200": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-5200": {"net_options": _FEATHER,
                      "recipe": {**_QUICK, "steps": 5200, "val_every": 1000, "level_weight": 0.5}},
     # the good preset's final recipe (about 50 CPU-minutes)
-    "good-final": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "good-final": {"net_options": _FEATHER,
                    "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5}},
     # 2026-12-03 round: knob jitter (a smoothness prior between the labelled settings), against
     # feather-10min; the gap to beat is generalisation (held-out ESR ≈ 2× the training settings')
-    "feather-kn02": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-kn02": {"net_options": _FEATHER,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "knob_noise": 0.02}},
-    "feather-kn05": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-kn05": {"net_options": _FEATHER,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "knob_noise": 0.05}},
-    "feather-kn10": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-kn10": {"net_options": _FEATHER,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "knob_noise": 0.1}},
     # the knob pathway's size with few settings (sim16sobol): a linear FiLM (no hidden layer) to 64 units
     "feather-h0": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 0},
@@ -156,17 +156,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the final model as the mean of two nets trained apart (Recipe.average), on 2 threads (the
     # 2-core box's second core, which one feather net cannot use), against one net given as many
     # CPU-seconds (feather-8000)
-    "feather-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+    "feather-avg2": {"net_options": _FEATHER, "threads": 2,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 2}},
     # a third net in the quick average, against the two nets given its CPU-seconds as more steps
-    "feather-avg3": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+    "feather-avg3": {"net_options": _FEATHER, "threads": 2,
                      "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.5, "average": 3}},
-    "feather-avg2-4800": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+    "feather-avg2-4800": {"net_options": _FEATHER, "threads": 2,
                           "recipe": {**_QUICK, "steps": 4800, "val_every": 1200, "level_weight": 0.5, "average": 2}},
-    "feather-8000": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32},
+    "feather-8000": {"net_options": _FEATHER,
                      "recipe": {**_QUICK, "steps": 8000, "val_every": 1000, "level_weight": 0.5}},
     # the good preset's final recipe as shipped: the mean of two nets (about 35 minutes on 2 cores)
-    "good-avg2": {"net_options": {"conditioning": "film", "layers": _FEATHER_RF2K, "knob_hidden": 32}, "threads": 2,
+    "good-avg2": {"net_options": _FEATHER, "threads": 2,
                   "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2}},
     # GxStudioPre at one setting (studiopre1): what a real amp's output asks of the net, by steps
     # and by width (the sim at one setting reaches 0.006 with single-feather-rf2k)

@@ -77,8 +77,7 @@ class SegmentStream(torch.utils.data.IterableDataset):
             energy = np.where(muted, np.median(energy[~muted]), energy)
         self.inv_energy = (1.0 / np.maximum(energy, 1e-10 + 1e-6 * energy.max())).astype(np.float32)
         self.muted = muted
-        self.level_power = 1.0 if recipe.loss == "esr" else recipe.level_weight
-        self.segment_power = recipe.segment_weight
+        self.level_power, self.segment_power = level_power(recipe), recipe.segment_weight
         self.seeds, self.ranked = list(seeds), False
         self.rngs = [np.random.default_rng([seed, 1]) for seed in seeds]
         # knob jitter draws from its own streams, so the segments drawn do not depend on it
@@ -132,6 +131,11 @@ class SegmentStream(torch.utils.data.IterableDataset):
 SEGMENT_FLOOR = 0.1
 
 
+def level_power(recipe: Recipe) -> float:
+    """The power of 1 / a setting's energy in its weight: 1 for the ``esr`` loss, else ``level_weight``."""
+    return 1.0 if recipe.loss == "esr" else recipe.level_weight
+
+
 def loss_weights(y: np.ndarray, inv_energy: np.ndarray, muted: np.ndarray, level: float, segment: float) -> np.ndarray:
     """Each training segment's weight in the loss, ``[B, M]`` for segments ``y [B, M, L]``.
 
@@ -168,7 +172,7 @@ def _loss_fn(recipe: Recipe) -> LossFn:
     def plain(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return (pred - target).pow(2).mean(dim=(0, 2))
 
-    weighted = recipe.loss == "esr" or recipe.level_weight > 0 or recipe.segment_weight > 0
+    weighted = level_power(recipe) > 0 or recipe.segment_weight > 0
     mse = loss if weighted else plain
     if recipe.loss in ("mse", "esr"):
         return mse
