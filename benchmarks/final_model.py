@@ -19,6 +19,10 @@ the CPU and wall seconds of the training.
     python benchmarks/final_model.py benchmarks/runs/data-efficiency-quick --sampler maximin \\
         --variants own,avg4-1600 --threads 2
 
+``--labels K`` trains the fresh variants on each run's first K labels instead (a sequential
+design's first K picks are the design it would have made with budget K), with the recipe the
+preset gives K settings.
+
 Run it alone for the seconds; the errors do not depend on the load.
 """
 
@@ -48,6 +52,7 @@ RECIPES: dict[str, dict] = {
     # each training segment also weighed by its setting's energy over its own (segment_weight)
     "seg1": {"segment_weight": 1.0},
     "seg05": {"segment_weight": 0.5},
+    "seg0": {"segment_weight": 0.0},
 }
 VARIANTS = ("own", "scratch", *WARM, *RECIPES)
 
@@ -66,13 +71,18 @@ def best_member(run: Path, capture):
     return member
 
 
-def train_variant(variant: str, capture, member):
+def train_variant(variant: str, capture, member, labels: int | None = None):
+    """``variant`` trained on the capture's labels (its first ``labels`` of them where given), with
+    the final recipe the capture's preset gives that many."""
     from panama.core import train
+    from panama.core.study.comparison import first_labels
     from panama.core.train import engine, warm
     from panama.core.train.model import TrainedModel, build_net
     from panama.core.train.records import final_plan
 
-    plan = final_plan(capture.config)
+    data = capture.dataset()
+    data = first_labels(data, labels) if labels else data
+    plan = final_plan(capture.config, labelled=data.y.shape[0])
     recipe = {**plan.recipe, **RECIPES.get(variant, {})}
     start = member if variant in WARM else None
     if variant == "warm-half":
@@ -83,9 +93,14 @@ def train_variant(variant: str, capture, member):
         warm.shrink_and_perturb(fresh, member.net.state_dict(), 0.8, 0.1)
         start = TrainedModel(fresh, capture.knob_space, member.sample_rate, plan.net, options, {})
     began, wall = time.process_time(), time.perf_counter()
-    model = train.fit(capture.dataset(), net=plan.net, net_options=plan.net_options, recipe=train.Recipe(**recipe),
+    model = train.fit(data, net=plan.net, net_options=plan.net_options, recipe=train.Recipe(**recipe),
                       knob_space=capture.knob_space, progress=False, init_from=start)
     return model, time.process_time() - began, time.perf_counter() - wall, recipe["steps"]
+
+
+def tag(variant: str, labels: int | None) -> str:
+    """A variant's name in the cache: ``seg05@24`` when trained on a run's first 24 labels."""
+    return f"{variant}@{labels}" if labels else variant
 
 
 def own_row(scored: dict) -> dict:
@@ -100,12 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path, help="a benchmarks/data_efficiency.py folder with finished runs")
     parser.add_argument("--sampler", default="ensemble-diverse")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--labels", type=int, help="train on each run's first LABELS labels (not with own or warm starts)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training (an average of nets uses more)")
     parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.labels and set(args.variants.split(",")) & {"own", *WARM}:
+        parser.error("--labels trains fresh variants only (own and the warm starts belong to the run's last labels)")
 
     import torch
 
@@ -128,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         capture = Capture.open(run)
         member = None
         for variant in args.variants.split(","):
-            key = f"{run.name}/{variant}"
+            key = f"{run.name}/{tag(variant, args.labels)}"
             if key in rows:
                 continue
             if variant == "own":
@@ -138,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                     member = member or best_member(run, capture)
                     if member is None:
                         continue
-                model, cpu, wall, steps = train_variant(variant, capture, member)
+                model, cpu, wall, steps = train_variant(variant, capture, member, args.labels)
                 scores = heldout.score(model.predict, capture.knob_space)
                 esr = np.asarray([s.esr for s in scores])
                 row = {"mse": float(np.mean([s.mse for s in scores])), "esr_median": float(np.median(esr)),
@@ -159,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
 def section(rows: dict, args: argparse.Namespace) -> str:
     import data_efficiency
 
-    variants = [v for v in args.variants.split(",") if any(k.endswith("/" + v) for k in rows)]
+    variants = [tag(v, args.labels) for v in args.variants.split(",")]
+    variants = [v for v in variants if any(k.endswith("/" + v) for k in rows)]
     seeds = sorted({k.split("/")[0] for k in rows if k.startswith(f"{args.sampler}-seed")})
     lines = [MARK_START, "## Variants of a finished run's final model (`benchmarks/final_model.py`)", "",
              f"{datetime.now(timezone.utc):%Y-%m-%d} on {platform.machine()}; runs: `{data_efficiency.repo_relative(args.outdir)}` "

@@ -56,6 +56,8 @@ def test_run_active_learning_end_to_end(tmp_path: Path) -> None:
     assert first["sampler"] == "sobol" and len(first["settings"]) == 4
     events = [e["event"] for e in journal(capture)]
     assert events.count("round-finished") == 2 and events.count("model-trained") == 1
+    # 6 labels: the tiny preset's final recipe for that many (its segment weight from 4 on)
+    assert json.loads((capture / "models" / "curves.json").read_text())["recipe"]["segment_weight"] == 0.5
     nam = json.loads((capture / "exports" / "default.nam").read_text())
     assert nam["architecture"] == "WaveNet" and nam["sample_rate"] == 48_000
     assert len(nam["weights"]) > 100 and all(np.isfinite(nam["weights"]))

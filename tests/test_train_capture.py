@@ -53,11 +53,33 @@ def test_panama_train_dir_retrains_the_runs_own_net_and_recipe(tmp_path, capsys)
     assert curves["net_options"]["preset"] == "nano" and curves["net_options"]["conditioning"] == "film"
     assert {k: curves["recipe"][k] for k in tiny} == tiny
     assert curves["metrics"]["steps"] == tiny["steps"]
-    assert curves["recipe"] == {**curves["recipe"], **final_plan(capture.config).recipe}
+    assert curves["recipe"] == {**curves["recipe"], **final_plan(capture.config, labelled=3).recipe}
+    assert curves["recipe"]["segment_weight"] == 0  # tiny weighs segments from 4 settings on
     # the command line still overrides the plan
     assert run(["train", str(root), "--steps", "5", "--preset", "feather", "--no-progress"]) == 0
     curves = json.loads((root / "models" / "curves.json").read_text())
     assert curves["metrics"]["steps"] == 5 and curves["net_options"]["preset"] == "feather"
+
+
+def test_the_final_recipe_follows_the_number_of_labelled_settings() -> None:
+    """The segment weight, which won at 24 and 32 settings and lost at 16, is on from 24 labels in
+    quick and good; capture.json's recipe and the caller's still override the preset's choice."""
+    from types import SimpleNamespace
+
+    from panama.core.presets import get_preset
+    from panama.core.train.records import final_plan
+
+    for name in ("quick", "good"):
+        preset = get_preset(name)
+        assert preset.final_recipe(16) == preset.final and "segment_weight" not in preset.final
+        assert preset.final_recipe(23) == preset.final
+        assert preset.final_recipe(24) == {**preset.final, "segment_weight": 0.5} == preset.final_recipe(64)
+    config = SimpleNamespace(run_preset="quick", seed=0, recipe=None)
+    assert "segment_weight" not in final_plan(config, labelled=16).recipe
+    assert final_plan(config, labelled=32).recipe["segment_weight"] == 0.5
+    assert final_plan(config, labelled=32, recipe={"segment_weight": 0.0}).recipe["segment_weight"] == 0.0
+    config.recipe = {"segment_weight": 1.0}
+    assert final_plan(config, labelled=32).recipe["segment_weight"] == 1.0
 
 
 def test_panama_train_continue_starts_from_the_captures_model(tmp_path, capsys) -> None:

@@ -250,8 +250,9 @@ class Loop:
         trainer = split.one_device(self.trainer)
         if trainer != self.trainer:
             self.log("the final model trains on one device; `panama train DIR --trainer devices=N` trains it data-parallel")
-        plan = final_plan(self.config, recipe={"trainer": trainer} if trainer else None)
-        model = plan.fit(self.capture.dataset(), knob_space=self.capture.knob_space, progress=self.progress)
+        data = self.capture.dataset()
+        plan = final_plan(self.config, labelled=len(data.settings), recipe={"trainer": trainer} if trainer else None)
+        model = plan.fit(data, knob_space=self.capture.knob_space, progress=self.progress)
         record_model(self.capture, model, train.Recipe(**plan.recipe))
         return model
 

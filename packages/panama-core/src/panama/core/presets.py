@@ -29,12 +29,23 @@ class RunPreset(BaseModel):
     members: int = 4
     ensemble: dict[str, Any] = Field(default_factory=dict)
     final: dict[str, Any] = Field(default_factory=dict)
+    # Overrides of the final recipe from this many labelled settings on (each threshold reached
+    # applies, the larger over the smaller): what helps a model of 32 settings can hurt one of 16.
+    final_from: dict[int, dict[str, Any]] = Field(default_factory=dict)
     # Per-sampler defaults at this scale (the user's --sampler-option wins). The paper's knob
     # search (250 Adam steps over the whole input) needs a GPU; on a CPU a short excerpt per
     # step finds the same optima in a fraction of the time.
     sampler_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Lightning Trainer settings for every training of the run (`panama run --trainer` wins).
     trainer: dict[str, Any] = Field(default_factory=dict)
+
+    def final_recipe(self, labelled: int) -> dict[str, Any]:
+        """The final model's recipe for a capture with ``labelled`` settings."""
+        recipe = dict(self.final)
+        for threshold in sorted(self.final_from):
+            if labelled >= threshold:
+                recipe.update(self.final_from[threshold])
+        return recipe
 
 
 # The final model's recipe, chosen by benchmarks/accuracy.py (held-out ESR per CPU-second):
@@ -44,12 +55,14 @@ class RunPreset(BaseModel):
 # MSE, where loud settings rule, and per-setting ESR, where near-silent ones do).
 _FINAL = {"batch_size": 4, "segment_length": 8192, "lr": 8e-3, "lr_schedule": "cosine", "warmup_steps": 100,
           "val_fraction": 0.0, "val_seconds": 3.0, "level_weight": 0.5}
-# With 32 settings, each training segment also weighed by (its setting's energy / its own)^0.5,
+# From 24 settings on, each training segment also weighed by (its setting's energy / its own)^0.5,
 # so the reamp signal's quiet guitar is not drowned by its loud sweeps and noise: on 32 random
-# settings 0.65x the median held-out ESR on GxStudioPre (0.24 against 0.37) and 0.82x on the sim
-# (0.035 against 0.042). At 16 settings (the quick preset) it lost on the sim: median 0.055
-# against 0.052, MSE 1.18x over three designs (benchmarks/RESULTS.md, 2026-12-06).
+# settings 0.65x the median held-out ESR on GxStudioPre (0.24 against 0.37) and 0.71x on the sim
+# with the quick recipe (0.022 against 0.031); at 24 (three maximin designs) a small win on the
+# sim (median 0.043 against 0.045, MSE 0.99x). At 16 settings (the quick preset's budget) it lost:
+# median 0.055 against 0.052, MSE 1.18x over three designs (benchmarks/RESULTS.md, 2026-12-06/07).
 _SEGMENT_WEIGHTED = {"segment_weight": 0.5}
+_SEGMENT_WEIGHTED_FROM = {24: _SEGMENT_WEIGHTED}
 _ENSEMBLE = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
              "val_seconds": 1.0, "level_weight": 0.5}
 # The CPU presets' net: feather's channels (8, then 4), FiLM from a 32-unit knob embedding, both
@@ -60,15 +73,15 @@ _CPU_NET = {"preset": "feather", "conditioning": "film", "knob_hidden": 32, "max
 RUN_PRESETS: dict[str, RunPreset] = {
     "tiny": RunPreset(
         signal="tiny",
-        # the CPU presets' net and loss (good's segment weight too) at nano's width, so the tests
-        # exercise the shipped path
+        # the CPU presets' net and loss at nano's width, so the tests exercise the shipped path
+        # (the segment weight from 4 settings on, as the others from 24, so runs test both sides)
         net_options={**_CPU_NET, "preset": "nano"},
         budget=8,
         initial=4,
         per_round=2,
         ensemble={"steps": 25, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 0.5},
-        final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 1.0, "level_weight": 0.5,
-               **_SEGMENT_WEIGHTED},
+        final={"steps": 60, "batch_size": 4, "segment_length": 2048, "lr": 4e-3, "val_seconds": 1.0, "level_weight": 0.5},
+        final_from={4: _SEGMENT_WEIGHTED},
         sampler_options={
             "ensemble-disagreement": {"steps": 15, "restarts": 4, "excerpt_seconds": 0.05, "score_excerpts": 2},
             "ensemble-diverse": {"pool": 16, "restarts": 2, "steps": 10, "score_excerpts": 1, "profile_points": 3},
@@ -92,6 +105,7 @@ RUN_PRESETS: dict[str, RunPreset] = {
         # ESR 0.060 against its first net's 0.085 (accuracy.py, sim16sobol), in the README job 0.062
         # against 0.066; the two share the 2 cores that one feather net cannot use
         final={**_FINAL, "steps": 3200, "val_every": 800, "average": 2},
+        final_from=_SEGMENT_WEIGHTED_FROM,
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
     ),
     "good": RunPreset(
@@ -107,7 +121,8 @@ RUN_PRESETS: dict[str, RunPreset] = {
         initial=12,
         per_round=5,
         ensemble={**_ENSEMBLE, "steps": 300, "val_every": 300},
-        final={**_FINAL, **_SEGMENT_WEIGHTED, "steps": 16000, "val_every": 2000, "average": 2},
+        final={**_FINAL, "steps": 16000, "val_every": 2000, "average": 2},
+        final_from=_SEGMENT_WEIGHTED_FROM,
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.1}},
     ),
     "paper": RunPreset(

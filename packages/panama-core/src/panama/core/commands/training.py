@@ -116,8 +116,9 @@ def train(
     capture = Capture.open(directory)
     from panama.core.train.records import final_plan, record_model
 
-    # the run's own net and recipe (its preset and capture.json), then the command line's
-    final = final_plan(capture.config, net=net, net_options={"preset": preset} if preset else None, recipe=overrides)
+    # the run's own net and recipe for its labels (its preset and capture.json), then the command line's
+    final = final_plan(capture.config, labelled=len(capture.labels()), net=net,
+                       net_options={"preset": preset} if preset else None, recipe=overrides)
     try:
         recipe = Recipe.model_validate(final.recipe)
     except ValidationError as exc:

@@ -440,7 +440,7 @@ def checkpoint_model(capture: Any, k: int, *, progress: bool) -> Any:
     path = capture_root(capture) / "checkpoints" / f"k{k:04d}.pt"
     if path.exists():
         return train.TrainedModel.load(path)
-    model = final_plan(capture.config).fit(first_labels(capture.dataset(), k), knob_space=capture.knob_space, progress=progress)
+    model = final_plan(capture.config, labelled=k).fit(first_labels(capture.dataset(), k), knob_space=capture.knob_space, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return model

@@ -75,10 +75,11 @@ class FinalPlan:
                          knob_space=knob_space, progress=progress, checkpoint_path=checkpoint_path)
 
 
-def final_plan(config: Any, *, net: str | None = None, net_options: Mapping[str, Any] | None = None,
+def final_plan(config: Any, *, labelled: int, net: str | None = None, net_options: Mapping[str, Any] | None = None,
                recipe: Mapping[str, Any] | None = None) -> FinalPlan:
-    """The final model of a capture with ``config`` (capture.json): its run preset's final net and
-    recipe, overridden by capture.json's ``net``/``net_options``/``recipe``, then by the caller's.
+    """The final model of a capture with ``config`` (capture.json) and ``labelled`` settings: its
+    run preset's final net and recipe for that many settings, overridden by capture.json's
+    ``net``/``net_options``/``recipe``, then by the caller's.
 
     A different ``net`` from the caller drops the preset's net options (they belong to its net).
     """
@@ -91,7 +92,7 @@ def final_plan(config: Any, *, net: str | None = None, net_options: Mapping[str,
         base_net, options = net, {}
     options = {**options, **(net_options or {})}
     options.pop("num_knobs", None)
-    plan_recipe = {**preset.final, **({"trainer": dict(preset.trainer)} if preset.trainer else {}),
+    plan_recipe = {**preset.final_recipe(labelled), **({"trainer": dict(preset.trainer)} if preset.trainer else {}),
                    "seed": seed_for(int(getattr(config, "seed", 0) or 0), FINAL_STAGE),
                    **(getattr(config, "recipe", None) or {}), **(recipe or {})}
     return FinalPlan(base_net, options, plan_recipe)
