@@ -191,6 +191,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     **{f"feather-10min-seg05-lw{tag}": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 3200, "level_weight": weight,
                                                                             "segment_weight": 0.5}}
        for tag, weight in (("075", 0.75), ("1", 1.0))},
+    "feather-avg2-seg05-lw075": {"net_options": _FEATHER, "threads": 2,
+                                 "recipe": {**_QUICK, "steps": 3200, "level_weight": 0.75, "average": 2,
+                                            "segment_weight": 0.5}},
     # the same two nets within 10 CPU-minutes (issue 10's target for 32 settings)
     **{f"feather-avg2-{steps}-seg05": {"net_options": _FEATHER, "threads": 2,
                                        "recipe": {**_QUICK, "steps": steps, "val_every": steps // 2, "level_weight": 0.5,
