@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.labels is not None and args.labels < 1:
+        parser.error(f"--labels {args.labels}: give the number of labels to train on, 1 or more")
     if args.labels and set(args.variants.split(",")) & {"own", *WARM}:
         parser.error("--labels trains fresh variants only (own and the warm starts belong to the run's last labels)")
 
