@@ -259,3 +259,86 @@ def test_coverage_fills_the_interior_where_maximin_goes_to_the_faces() -> None:
     assert mean["coverage"] < 0.95 * mean["maximin"]
     near_face = {name: np.mean(np.minimum(p, 1 - p).min(axis=1) < 0.05) for name, p in designs.items()}
     assert near_face["coverage"] < 0.3 < near_face["maximin"]
+
+
+def continue_design(name: str, options: dict, energy=None, rounds: int = 6) -> np.ndarray:
+    """A continuation sampler's 8-point start and ``rounds`` batches of 4 in six knobs, each round
+    seeing the "recorded" energy of what is labelled (``energy`` of the unit knobs, or none)."""
+    space = KnobSpace.of("volume", "gain", "bass", "middle", "treble", "presence")
+    sampler = build("sampler", name, options)
+    labelled = list(sampler.propose(context(budget=32, space=space), 8))
+    for _ in range(rounds):
+        ctx = context(labelled, budget=32, space=space)
+        if energy is not None:
+            ctx.output_energy = lambda done=list(labelled): energy(unit(done, space))
+        labelled += sampler.propose(ctx, 4)
+        assert ctx.notes["design"]["sampler"] == name
+    return unit(labelled, space)
+
+
+def test_level_coverage_labels_where_the_device_is_loud_and_reads_the_level_from_the_labels() -> None:
+    """On a device whose level rises steeply with its volume knob (and with gain), weighing the
+    coverage by energy**0.5 puts more of the continuation at high volume than plain coverage,
+    and energy**-0.5 more at low volume; without recordings it is exactly plain coverage."""
+    def energy(points: np.ndarray) -> np.ndarray:
+        return points[:, 0] ** 4 * (0.2 + points[:, 1])  # volume at 0 is muted
+
+    plain = continue_design("coverage", {})
+    loud = continue_design("level-coverage", {"power": 0.5}, energy)
+    quiet = continue_design("level-coverage", {"power": -0.5}, energy)
+    np.testing.assert_allclose(loud[:8], plain[:8])  # the same Sobol' start
+    volume = {name: design[8:, 0].mean() for name, design in (("plain", plain), ("loud", loud), ("quiet", quiet))}
+    assert volume["loud"] > volume["plain"] + 0.15 and volume["quiet"] < volume["plain"] - 0.1
+    # every region keeps some labels: the weights are clipped (spread 10)
+    assert (loud[8:, 0] < 0.5).sum() >= 3
+    np.testing.assert_allclose(continue_design("level-coverage", {"power": 0.0}, energy), plain)
+
+    space = KnobSpace.of("volume", "gain", "bass", "middle", "treble", "presence")
+    start = unit(build("sampler", "coverage", {}).propose(context(budget=32, space=space), 8), space)
+    ctx = context(space.from_unit_array(start), budget=32, space=space)
+    without = unit(build("sampler", "level-coverage", {}).propose(ctx, 4), space)
+    assert "no recordings" in ctx.notes["fallback"]
+    plain_ctx = context(space.from_unit_array(start), budget=32, space=space)
+    np.testing.assert_allclose(without, unit(build("sampler", "coverage", {}).propose(plain_ctx, 4), space))
+
+
+def test_level_weights_follow_the_labels_levels_and_are_clipped() -> None:
+    from panama.acquisition.maximin import level_weights
+
+    labelled = np.random.default_rng(0).random((20, 3))
+    energy = 10.0 ** (4 * labelled[:, 0] - 2)  # 80 dB across the volume knob, smooth in log
+    probe = np.array([[0.05, 0.5, 0.5], [0.4, 0.5, 0.5], [0.6, 0.5, 0.5], [0.95, 0.5, 0.5]])
+    w = level_weights(labelled, energy, 0.5, 100.0)(probe)
+    assert (np.diff(w) > 0).all()
+    w = level_weights(labelled, energy, 1.0, 100.0)(probe)  # about 70 dB across the probe: clipped
+    assert w[0] == pytest.approx(0.1) and w[-1] == pytest.approx(10.0)
+    flat = level_weights(labelled, np.zeros(20), 1.0, 100.0)(probe)  # all muted: no preference
+    np.testing.assert_allclose(flat, 1.0)
+    few = level_weights(labelled[:3], energy[:3], 1.0, 1e9)(labelled[:3])  # nearest label
+    np.testing.assert_allclose(few, energy[:3] / np.median(energy[:3]))
+
+
+def test_the_loop_hands_level_coverage_the_recorded_levels(tmp_path) -> None:
+    """Through the loop on the sim: each round's sampler reads the level of every label so far
+    from its recording (noted in proposals.json), and nothing falls back."""
+    import json
+
+    import soundfile as sf
+
+    from panama.core.capture.store import Capture
+    from panama.core.loop import Loop
+
+    capture = Capture.create(tmp_path / "amp", labeler="sim", preset="tiny", sampler="level-coverage",
+                             budget=8, initial=4, run_preset="tiny", seed=2)
+    with capture.lock():
+        loop = Loop(capture, progress=False, log=lambda line: None)
+        for round_index in range(2):
+            loop.label(loop.propose(round_index))
+    notes = json.loads((capture.root / "rounds" / "01" / "proposals.json").read_text())["notes"]
+    first = [e for e in capture.events() if e["event"] == "labelled"][:4]
+    recorded = [10 * np.log10(np.mean(np.square(sf.read(capture.root / e["file"], dtype="float64")[0])))
+                for e in first]
+    np.testing.assert_allclose(notes["design"]["label_energy_db"], recorded, rtol=1e-6)
+    assert notes["design"]["power"] == 0.5
+    assert not any("fallback" in e for e in capture.events() if e["event"] == "proposed")
+    assert len(capture.labelled_settings()) == 6  # 4, then a round of the tiny preset (2)

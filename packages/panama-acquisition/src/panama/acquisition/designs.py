@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -132,18 +133,22 @@ def farthest_batch(labelled: np.ndarray, n: int, dims: int, seed: int, pool: int
     return maximin_order(sobol_design(max(pool, 16 * n), dims, seed), seed, limit=n, chosen=labelled)
 
 
-def coverage_batch(labelled: np.ndarray, n: int, dims: int, seed: int, pool: int = 256, reference: int = 1024) -> np.ndarray:
+def coverage_batch(labelled: np.ndarray, n: int, dims: int, seed: int, pool: int = 256, reference: int = 1024,
+                   weigh: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """``n`` points of a fresh Sobol' pool that most lower the mean distance from a uniform
     reference set (``reference`` Sobol' points) to its nearest label, chosen greedily: the
     ``coverage`` sampler's continuation. Unlike greedy maximin it weighs a hole by the volume it
-    leaves uncovered, so in many dimensions it does not spend the budget on the box's corners."""
+    leaves uncovered, so in many dimensions it does not spend the budget on the box's corners.
+    ``weigh`` maps the reference points ``[R, K]`` to their weights in that mean (default: all 1)."""
     candidates = sobol_design(max(pool, 16 * n), dims, seed)
     points = sobol_design(reference, dims, seed + 1)
+    weights = None if weigh is None else np.asarray(weigh(points), dtype=float)[:, None]
     to_candidates = np.sqrt(sq_distances(points, candidates))  # [R, C]
     nearest = min_distances(points, labelled) if len(labelled) else np.full(len(points), np.sqrt(dims))
     picked: list[int] = []
     for _ in range(n):  # the pool holds at least 16 candidates per pick
-        gain = np.maximum(nearest[:, None] - to_candidates, 0.0).sum(axis=0)
+        shrink = np.maximum(nearest[:, None] - to_candidates, 0.0)
+        gain = (shrink if weights is None else shrink * weights).sum(axis=0)
         gain[picked] = -1.0
         best = int(np.argmax(gain))
         picked.append(best)

@@ -13,6 +13,7 @@ _SAMPLERS = (
     ("grid", "fixed:GridSampler", "Full factorial grid that fits the budget (≤ 5 steps per knob)"),
     ("maximin", "maximin:MaximinSampler", "Sobol' start, then each batch the settings farthest from all labels"),
     ("coverage", "maximin:CoverageSampler", "Sobol' start, then each batch the settings that most shrink the mean distance to a label"),
+    ("level-coverage", "maximin:LevelCoverageSampler", "Coverage weighted by the output level that the labels recorded"),
     (
         "ensemble-disagreement",
         "active:EnsembleDisagreementSampler",

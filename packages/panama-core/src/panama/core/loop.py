@@ -195,6 +195,7 @@ class Loop:
             sample_rate=self.capture.sample_rate,
             fit_ensemble=self.fit_ensemble(round_index),
             workdir=self.capture.round_dir(round_index),
+            output_energy=self.capture.output_energy,
             log=self.log,
         )
         raw = sampler.propose(context, n)

@@ -76,6 +76,9 @@ class SamplerContext:
     sample_rate: int = 48_000
     fit_ensemble: Callable[..., Ensemble] | None = None
     workdir: Path | None = None
+    # Each labelled setting's output energy (mean square of its recording), in the order of
+    # ``labelled``; read from the recordings when called (None: the caller has no recordings).
+    output_energy: Callable[[], np.ndarray] | None = None
     log: Callable[[str], None] = print
     # Samplers may leave per-proposal scores (e.g. disagreement) and other facts here; the
     # loop writes them next to the round's proposals.

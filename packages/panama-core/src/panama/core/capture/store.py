@@ -563,6 +563,16 @@ class Capture:
     def labelled_settings(self) -> list[KnobSetting]:
         return [label.setting for label in self.labels()]
 
+    def output_energy(self) -> np.ndarray:
+        """Each labelled setting's output energy (the mean square of its recording), in the order
+        of :meth:`labelled_settings`: how loud the device is there, for samplers that weigh the
+        knob space by it."""
+        from panama.core.audio import read_wav
+
+        return np.array([float(np.mean(np.square(read_wav(label.path, sample_rate=self.sample_rate)[0],
+                                                          dtype=np.float64)))
+                         for label in self.labels()])
+
     def find_label(self, setting: Mapping[str, float], *, tolerance: float = FLOAT_NOISE,
                    holdout: bool = False) -> Label | None:
         """The (training, or with ``holdout`` held-out) label with this very setting, if any:
