@@ -53,6 +53,8 @@ RECIPES: dict[str, dict] = {
     "seg1": {"segment_weight": 1.0},
     "seg05": {"segment_weight": 0.5},
     "seg0": {"segment_weight": 0.0},
+    # and the loss's per-setting weight closer to a per-setting ESR (level_weight 0.75, from 0.5)
+    "seg05-lw075": {"segment_weight": 0.5, "level_weight": 0.75},
 }
 VARIANTS = ("own", "scratch", *WARM, *RECIPES)
 
