@@ -172,6 +172,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "good-avg2-seg05": {"net_options": _FEATHER, "threads": 2,
                         "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2,
                                    "segment_weight": 0.5}},
+    # the same with level_weight 0.75, which quick uses from 24 labels on
+    "good-avg2-seg05-lw075": {"net_options": _FEATHER, "threads": 2,
+                              "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.75,
+                                         "average": 2, "segment_weight": 0.5}},
     # GxStudioPre at one setting (studiopre1): what a real amp's output asks of the net, by steps
     # and by width (the sim at one setting reaches 0.006 with single-feather-rf2k)
     "single-feather-6400": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 6400, "val_every": 800}},
