@@ -316,6 +316,10 @@ def test_level_weights_follow_the_labels_levels_and_are_clipped() -> None:
     np.testing.assert_allclose(flat, 1.0)
     few = level_weights(labelled[:3], energy[:3], 1.0, 1e9)(labelled[:3])  # nearest label
     np.testing.assert_allclose(few, energy[:3] / np.median(energy[:3]))
+    # labels that vary one knob only (a sweep recorded by hand): no spline, the nearest label
+    sweep = np.column_stack([np.linspace(0, 1, 12), np.full(12, 0.5), np.full(12, 0.5)])
+    w = level_weights(sweep, 10.0 ** (2 * sweep[:, 0]), 1.0, 1e9)(sweep[[0, 11]] + [0.0, 0.3, 0.0])
+    np.testing.assert_allclose(w, [0.1, 10.0])  # its ends: 20 dB from the labels' median level
 
 
 def test_the_loop_hands_level_coverage_the_recorded_levels(tmp_path) -> None:

@@ -17,6 +17,7 @@ before it (``nested_design``: the first k labels are what a budget-k run would c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -125,7 +126,8 @@ class LevelCoverageSampler(CoverageSampler):
         return designs.coverage_batch(labelled, n, dims, seed, config.pool, weigh=weigh)
 
 
-def level_weights(labelled: np.ndarray, energy: np.ndarray, power: float, spread: float):
+def level_weights(labelled: np.ndarray, energy: np.ndarray, power: float,
+                  spread: float) -> Callable[[np.ndarray], np.ndarray]:
     """``points [R, K] -> weights [R]``: ``energy ** power`` at each point, from the labels' log
     energy interpolated over the knobs, relative to the labels' median and clipped to ``spread``.
     A muted label counts as 60 dB below the loudest, so silence does not dominate the fit."""
@@ -134,11 +136,16 @@ def level_weights(labelled: np.ndarray, energy: np.ndarray, power: float, spread
     log_e = np.log(np.maximum(energy, max(float(energy.max()), 1e-12) * 1e-6))
     low, high, centre = log_e.min(), log_e.max(), np.median(log_e)
     half = np.log(spread) / 2
+
+    def nearest(points: np.ndarray) -> np.ndarray:
+        return log_e[np.argmin(designs.sq_distances(points, labelled), axis=1)]
+
+    predict: Callable[[np.ndarray], np.ndarray] = nearest  # too few labels for a spline with a linear part
     if len(labelled) > labelled.shape[1] + 1:
-        predict = RBFInterpolator(labelled, log_e, kernel="thin_plate_spline", degree=1, smoothing=1e-3)
-    else:  # too few labels for a spline with a linear part: the nearest label's level
-        def predict(points: np.ndarray) -> np.ndarray:
-            return log_e[np.argmin(designs.sq_distances(points, labelled), axis=1)]
+        try:
+            predict = RBFInterpolator(labelled, log_e, kernel="thin_plate_spline", degree=1, smoothing=1e-3)
+        except (np.linalg.LinAlgError, ValueError):  # labels on a line or a plane (a one-knob sweep)
+            pass
 
     def weigh(points: np.ndarray) -> np.ndarray:
         level = np.clip(predict(points), low, high)
