@@ -49,6 +49,9 @@ def _final_committee() -> dict:
 
 
 VARIANTS["ensemble-diverse-final"] = ("panama.acquisition.diverse:EnsembleDiverseSampler", _final_committee())
+# level-coverage the other way round: the quiet settings first (energy**-0.5), where a model's ESR
+# is highest
+VARIANTS["level-coverage-quiet"] = ("panama.acquisition.maximin:LevelCoverageSampler", {"power": -0.5})
 # the batch leans to settings far from the labels and earlier picks: criterion × distance**p
 VARIANTS["ensemble-diverse-spread"] = ("panama.acquisition.diverse:EnsembleDiverseSampler", {"distance_power": 1.0})
 VARIANTS["ensemble-diverse-spread2"] = ("panama.acquisition.diverse:EnsembleDiverseSampler", {"distance_power": 2.0})
