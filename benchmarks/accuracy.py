@@ -168,14 +168,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the good preset's final recipe as shipped: the mean of two nets (about 35 minutes on 2 cores)
     "good-avg2": {"net_options": _FEATHER, "threads": 2,
                   "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2}},
-    # the same with segment_weight 0.5, as good ships it since 2026-12-06
-    "good-avg2-seg05": {"net_options": _FEATHER, "threads": 2,
-                        "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.5, "average": 2,
-                                   "segment_weight": 0.5}},
-    # the same with level_weight 0.75, which quick uses from 24 labels on
-    "good-avg2-seg05-lw075": {"net_options": _FEATHER, "threads": 2,
-                              "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": 0.75,
-                                         "average": 2, "segment_weight": 0.5}},
+    # the same with segment_weight 0.5, as good ships it since 2026-12-06, and also with
+    # level_weight 0.75, which quick uses from 24 labels on
+    **{f"good-avg2-seg05{tag}": {"net_options": _FEATHER, "threads": 2,
+                                 "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": level,
+                                            "average": 2, "segment_weight": 0.5}}
+       for tag, level in (("", 0.5), ("-lw075", 0.75))},
     # GxStudioPre at one setting (studiopre1): what a real amp's output asks of the net, by steps
     # and by width (the sim at one setting reaches 0.006 with single-feather-rf2k)
     "single-feather-6400": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 6400, "val_every": 800}},

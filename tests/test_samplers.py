@@ -261,10 +261,13 @@ def test_coverage_fills_the_interior_where_maximin_goes_to_the_faces() -> None:
     assert near_face["coverage"] < 0.3 < near_face["maximin"]
 
 
+AMP6 = KnobSpace.of("volume", "gain", "bass", "middle", "treble", "presence")
+
+
 def continue_design(name: str, options: dict, energy=None, rounds: int = 6) -> np.ndarray:
     """A continuation sampler's 8-point start and ``rounds`` batches of 4 in six knobs, each round
     seeing the "recorded" energy of what is labelled (``energy`` of the unit knobs, or none)."""
-    space = KnobSpace.of("volume", "gain", "bass", "middle", "treble", "presence")
+    space = AMP6
     sampler = build("sampler", name, options)
     labelled = list(sampler.propose(context(budget=32, space=space), 8))
     for _ in range(rounds):
@@ -293,7 +296,7 @@ def test_level_coverage_labels_where_the_device_is_loud_and_reads_the_level_from
     assert (loud[8:, 0] < 0.5).sum() >= 3
     np.testing.assert_allclose(continue_design("level-coverage", {"power": 0.0}, energy), plain)
 
-    space = KnobSpace.of("volume", "gain", "bass", "middle", "treble", "presence")
+    space = AMP6
     start = unit(build("sampler", "coverage", {}).propose(context(budget=32, space=space), 8), space)
     ctx = context(space.from_unit_array(start), budget=32, space=space)
     without = unit(build("sampler", "level-coverage", {}).propose(ctx, 4), space)

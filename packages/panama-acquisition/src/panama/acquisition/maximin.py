@@ -115,10 +115,11 @@ class LevelCoverageSampler(CoverageSampler):
 
     def batch(self, labelled: np.ndarray, n: int, dims: int, seed: int, context: SamplerContext) -> np.ndarray:
         config = self.config
-        if context.output_energy is None or not config.power:
-            if config.power:
-                context.notes["fallback"] = "no recordings to read the output level from: plain coverage"
-            return designs.coverage_batch(labelled, n, dims, seed, config.pool)
+        if not config.power:
+            return super().batch(labelled, n, dims, seed, context)
+        if context.output_energy is None:
+            context.notes["fallback"] = "no recordings to read the output level from: plain coverage"
+            return super().batch(labelled, n, dims, seed, context)
         energy = np.asarray(context.output_energy(), dtype=float)
         weigh = level_weights(labelled, energy, config.power, config.spread)
         context.notes["design"] = {"power": config.power, "label_energy_db": [float(v) for v in 10 * np.log10(
