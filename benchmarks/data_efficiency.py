@@ -5,6 +5,9 @@ knobs) at CPU scale and writes a section to ``benchmarks/RESULTS.md``: held-out 
 and ESR versus labelled settings, mean ± std over seeds, and the ratios the PANAMA claim is
 about (ensemble-disagreement / random, ensemble-disagreement / lhs-corners at equal budget).
 The goal: ensemble-disagreement at most half of random's MSE and below lhs-corners.
+Each final model is also scored at the same held-out settings on a guitar DI that is in no
+training signal (the validation segment's audio is in every run's signal; only its settings are
+unheard).
 
     python benchmarks/data_efficiency.py                 # the full benchmark (~1 h, 2 cores)
     python benchmarks/data_efficiency.py --smoke         # minutes: checks that it all runs
@@ -25,6 +28,10 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from panama.core.study.comparison import CompareSpec, Heldout
 
 HERE = Path(__file__).resolve().parent
 SAMPLERS = ["random", "lhs", "lhs-corners", "ensemble-disagreement", "ensemble-diverse", "ensemble-diverse-mse"]
@@ -52,6 +59,9 @@ VARIANTS["ensemble-diverse-final"] = ("panama.acquisition.diverse:EnsembleDivers
 # level-coverage the other way round: the quiet settings first (energy**-0.5), where a model's ESR
 # is highest
 VARIANTS["level-coverage-quiet"] = ("panama.acquisition.maximin:LevelCoverageSampler", {"power": -0.5})
+# and further the loud way (energy**1): held-out MSE is the loud settings' error, and a weighted
+# mean distance to the nearest label is least with the density rising with the weight
+VARIANTS["level-coverage-loud"] = ("panama.acquisition.maximin:LevelCoverageSampler", {"power": 1.0})
 # the batch leans to settings far from the labels and earlier picks: criterion × distance**p
 VARIANTS["ensemble-diverse-spread"] = ("panama.acquisition.diverse:EnsembleDiverseSampler", {"distance_power": 1.0})
 VARIANTS["ensemble-diverse-spread2"] = ("panama.acquisition.diverse:EnsembleDiverseSampler", {"distance_power": 2.0})
@@ -173,7 +183,8 @@ def run_minutes(outdir: Path, sampler: str, seeds: list[int]) -> float | None:
 
 
 def section(result, size: str, seconds: float, outdir: Path, command: str = "",
-            floors: dict[str, dict[str, float]] | None = None) -> str:
+            floors: dict[str, dict[str, float]] | None = None,
+            di: dict[str, list[dict[str, float]]] | None = None) -> str:
     """The Markdown section: configuration, the table, ratios, and the verdict on the goal."""
     from panama.core.study.comparison import ratios
 
@@ -245,6 +256,7 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
                 minutes = run_minutes(outdir, sm, list(spec.seeds))
                 lines.append(f"| {sm} | {fmt(f['mse'])} | {fmt(f['esr_median'])} | {gap} | "
                              f"{'—' if minutes is None else f'{minutes:.1f}'} |")
+    lines += di_lines(di or {}, final)
     verdict = []
     goals = {"random": 0.5, "lhs-corners": 0.8, "sobol": None}  # sobol: the quick preset's shipped sampler
     for ed in LEARNERS:
@@ -390,6 +402,93 @@ def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) 
     return floors
 
 
+# A guitar DI in no training signal: the signal module's synthetic guitar (notes, power chords,
+# chords, palm mutes, a crescendo) drawn with a seed of its own, so none of its notes is in any
+# run's reamp signal. The held-out settings' validation segment is unheard *settings* only: its
+# audio is in every training signal (at the labelled settings), so it cannot tell whether a
+# net generalises to new playing. Played from rest and scored whole, like `panama evaluate --audio`.
+DI_SECONDS = 6.0
+DI_SEED = 20261207
+DI_FILE = "heldout-di.npz"
+
+
+def di_heldout(outdir: Path, spec: CompareSpec) -> Heldout:
+    """The comparison's held-out settings labelled on the DI (cached in ``OUTDIR/heldout-di.npz``)."""
+    import numpy as np
+
+    from panama.core.signal import guitar
+    from panama.core.study.comparison import HELDOUT_FILE, Heldout
+    from panama.core.study.heldout import device_targets, file_audio
+
+    path = outdir / DI_FILE
+    if path.exists():
+        return Heldout.load(path)
+    base = Heldout.load(outdir / HELDOUT_FILE)
+    rate = base.audio.sample_rate
+    x = guitar(DI_SECONDS, rate, np.random.default_rng(DI_SEED)).astype(np.float32)
+    audio = file_audio(x, rate, "a synthetic guitar DI in no training signal")
+    targets = device_targets(spec.labeler, spec.labeler_options, audio, base.settings, need_deterministic=True)
+    heldout = Heldout(base.settings, audio, targets)
+    heldout.save(path)
+    return heldout
+
+
+def di_scores(outdir: Path, spec: CompareSpec, samplers: list[str]) -> dict[str, list[dict[str, float]]]:
+    """Per sampler, each finished seed's final model at the budget scored on the DI (``mse``, the
+    mean over settings; ``esr_median``; ``esr_mean``), in seed order. Cached per run in
+    ``RUN/di/kNNNN.json`` with the model's path, so a retrained run is scored again."""
+    import json
+
+    import numpy as np
+
+    from panama.core.capture.store import Capture
+    from panama.core.fsutil import write_json_atomic
+    from panama.core.study.comparison import run_directory
+    from panama.core.train.records import last_model_event, load_final_model
+
+    heldout: Heldout | None = None
+    found: dict[str, list[dict[str, float]]] = {}
+    for sampler in samplers:
+        for seed in spec.seeds:
+            directory = run_directory(outdir, sampler, seed)
+            if not (directory / "checkpoints" / f"k{spec.budget:04d}.json").exists():
+                continue  # not run, or not finished
+            capture = Capture.open(directory)
+            model_path = str((last_model_event(capture) or {}).get("path", ""))
+            cache = directory / "di" / f"k{spec.budget:04d}.json"
+            cached = json.loads(cache.read_text()) if cache.exists() else {}
+            if cached.get("model") != model_path:
+                heldout = heldout or di_heldout(outdir, spec)
+                scores = heldout.score(load_final_model(capture).predict, capture.knob_space)
+                esr = [s.esr for s in scores]
+                cached = {"model": model_path, "mse": float(np.mean([s.mse for s in scores])),
+                          "esr_median": float(np.median(esr)), "esr_mean": float(np.mean(esr))}
+                cache.parent.mkdir(exist_ok=True)
+                write_json_atomic(cache, cached, allow_nan=False)
+            found.setdefault(sampler, []).append({k: cached[k] for k in ("mse", "esr_median", "esr_mean")})
+    return found
+
+
+def di_lines(scores: dict[str, list[dict[str, float]]], budget: int) -> list[str]:
+    """The section's DI table: means over seeds, MSE also as a ratio to random's."""
+    if not scores:
+        return []
+
+    def mean(sampler: str, key: str) -> float:
+        return sum(s[key] for s in scores[sampler]) / len(scores[sampler])
+
+    random_mse = mean("random", "mse") if "random" in scores else None
+    lines = ["", f"At {budget} settings, the same held-out settings on a guitar DI in no training signal "
+             f"({DI_SECONDS:g} s of the signal module's synthetic guitar, seed {DI_SEED}; played from rest, scored "
+             "whole), means over seeds:", "",
+             "| sampler | seeds | DI MSE | MSE × random | DI median ESR | DI mean ESR |", "|---|---:|---:|---:|---:|---:|"]
+    for sampler in scores:
+        ratio = "—" if random_mse is None else f"{mean(sampler, 'mse') / random_mse:.2f}"
+        lines.append(f"| {sampler} | {len(scores[sampler])} | {fmt(mean(sampler, 'mse'))} | {ratio} | "
+                     f"{fmt(mean(sampler, 'esr_median'))} | {fmt(mean(sampler, 'esr_mean'))} |")
+    return lines
+
+
 def write_section(path: Path, text: str, labeler: str = "sim", size: str = "full") -> None:
     """Replace this device's section in ``path`` (or append it), keeping everything else."""
     sys.path.insert(0, str(HERE))
@@ -464,7 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     floors = fit_floor(outdir, spec.samplers, list(spec.seeds), spec.budget)
     # a budget other than the size's own gets a section of its own (e.g. quick32 beside quick)
     tag = size if spec.budget == cfg["budget"] else f"{size}{spec.budget}"
-    write_section(results, section(result, tag, seconds, outdir, command, floors), spec.labeler, tag)
+    di = di_scores(outdir, spec, spec.samplers)
+    write_section(results, section(result, tag, seconds, outdir, command, floors, di), spec.labeler, tag)
     out.print(f"{seconds / 60:.1f} min; section written to {results}")
     return 0
 

@@ -26,6 +26,18 @@ from panama.core.study.comparison import (
 )
 
 
+def load_benchmark(name: str):
+    """A script from benchmarks/ as a module (they are not a package)."""
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_seeds_and_lists():
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("4,9") == [4, 9]
@@ -183,6 +195,27 @@ def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == stamps
     assert json.loads((out / "results.json").read_text())["results"] == data["results"]
 
+    # the benchmark also scores each finished run on a guitar DI in no training signal: the same
+    # held-out settings labelled once, each run's final model scored once (cached with its path)
+    bench = load_benchmark("data_efficiency")
+    spec = CompareSpec.model_validate_json((out / "compare.json").read_text())
+    scores = bench.di_scores(out, spec, ["random", "lhs-corners"])
+    di = Heldout.load(out / bench.DI_FILE)
+    assert di.settings == heldout.settings and len(di.audio.x) == bench.DI_SECONDS * di.audio.sample_rate
+    from scipy.signal import correlate
+
+    signal = Capture.open(out / "runs" / "random-seed0").dataset().x.astype(np.float64)
+    piece = di.audio.x[di.audio.sample_rate: di.audio.sample_rate + 4800].astype(np.float64)  # 0.1 s, 1 s in
+    match = np.abs(correlate(signal, piece, mode="valid")) / (
+        np.sqrt(np.convolve(signal**2, np.ones(len(piece)), mode="valid")) * np.linalg.norm(piece) + 1e-12)
+    assert np.std(piece) > 1e-3 and match.max() < 0.9  # none of the DI's notes is in the training signal
+    assert set(scores) == {"random", "lhs-corners"} and all(len(v) == 1 for v in scores.values())
+    assert all(np.isfinite(v) and v > 0 for runs in scores.values() for run in runs for v in run.values())
+    stamp = (out / "runs" / "random-seed0" / "di" / "k0004.json").stat().st_mtime_ns
+    assert bench.di_scores(out, spec, ["random", "lhs-corners"]) == scores
+    assert (out / "runs" / "random-seed0" / "di" / "k0004.json").stat().st_mtime_ns == stamp
+    assert "| random | 1 |" in "\n".join(bench.di_lines(scores, 4))
+
     # another budget in the same folder is refused with one line
     other = panama(*args[:7], "6", *args[8:])
     assert other.returncode == 2 and "budget" in other.stderr and "Traceback" not in other.stderr
@@ -199,13 +232,7 @@ def test_compare_cli_rejects_bad_options(tmp_path, panama):
 
 
 def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("data_efficiency", REPO / "benchmarks" / "data_efficiency.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("data_efficiency")
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\n## Sim speed\nkeep me\n")
     start, end = bench.markers("sim")
@@ -235,13 +262,7 @@ def test_benchmark_section_replaces_itself_and_keeps_the_rest(tmp_path):
 def test_error_predictors_find_where_the_device_changes_fast():
     """benchmarks/error_predictors.py: labels whose neighbours sound different score a high
     variation, a point far from every label a large distance; the scalings differ only in level."""
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("error_predictors", REPO / "benchmarks" / "error_predictors.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("error_predictors")
     rng = np.random.default_rng(0)
     knobs = rng.random((24, 2))
     t = np.linspace(0, 1, 400)
