@@ -63,14 +63,14 @@ def test_panama_train_dir_retrains_the_runs_own_net_and_recipe(tmp_path, capsys)
 
 def test_the_final_recipe_follows_the_number_of_labelled_settings() -> None:
     """The segment weight, which won at 24 and 32 settings and lost at 16, is on from 24 labels in
-    quick and good (quick's also with level_weight 0.75); capture.json's recipe and the caller's
+    quick and good, with level_weight 0.75; capture.json's recipe and the caller's
     still override the preset's choice."""
     from types import SimpleNamespace
 
     from panama.core.presets import get_preset
     from panama.core.train.records import final_plan
 
-    for name, level in (("quick", 0.75), ("good", 0.5)):
+    for name, level in (("quick", 0.75), ("good", 0.75)):
         preset = get_preset(name)
         assert preset.final_recipe(16) == preset.final and "segment_weight" not in preset.final
         assert preset.final_recipe(23) == preset.final and preset.final["level_weight"] == 0.5

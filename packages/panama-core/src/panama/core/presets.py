@@ -62,15 +62,15 @@ _FINAL = {"batch_size": 4, "segment_length": 8192, "lr": 8e-3, "lr_schedule": "c
 # sim (median 0.043 against 0.045, MSE 0.99x). At 16 settings (the quick preset's budget) it lost:
 # median 0.055 against 0.052, MSE 1.18x over three designs (benchmarks/RESULTS.md, 2026-12-06/07).
 _SEGMENT_WEIGHTED = {"segment_weight": 0.5}
-_SEGMENT_WEIGHTED_FROM = {24: _SEGMENT_WEIGHTED}
 # With the segment weight, each setting's weight closer to its ESR (energy^-0.75, from ^-0.5) won
 # every held-out ESR statistic with quick's two nets: at 24 settings (three maximin designs)
 # median 0.041 against 0.043, p90 0.090 against 0.112, mean 0.055 against 0.063, at 1.18x the
 # MSE (the loudest settings, which rule MSE, weigh less); on 32 random sim settings median 0.020
 # against 0.022, mean 0.028 against 0.035; one net on GxStudioPre's 32: p90 1.21 against 1.53.
-# Power 1 (per-setting ESR) collapsed the GxStudioPre net. good's 16000 steps are not measured
-# with it yet, so good keeps 0.5.
-_QUICK_FROM = {24: {**_SEGMENT_WEIGHTED, "level_weight": 0.75}}
+# Power 1 (per-setting ESR) collapsed the GxStudioPre net. good's two 16000-step nets on 32 random
+# sim settings: median 0.0116 against 0.0157, mean 0.024 against 0.027, p90 0.042 against 0.039
+# (benchmarks/accuracy.py, 2026-12-07).
+_CPU_FROM = {24: {**_SEGMENT_WEIGHTED, "level_weight": 0.75}}
 _ENSEMBLE = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
              "val_seconds": 1.0, "level_weight": 0.5}
 # The CPU presets' net: feather's channels (8, then 4), FiLM from a 32-unit knob embedding, both
@@ -113,7 +113,7 @@ RUN_PRESETS: dict[str, RunPreset] = {
         # ESR 0.060 against its first net's 0.085 (accuracy.py, sim16sobol), in the README job 0.062
         # against 0.066; the two share the 2 cores that one feather net cannot use
         final={**_FINAL, "steps": 3200, "val_every": 800, "average": 2},
-        final_from=_QUICK_FROM,
+        final_from=_CPU_FROM,
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
     ),
     "good": RunPreset(
@@ -130,7 +130,7 @@ RUN_PRESETS: dict[str, RunPreset] = {
         per_round=5,
         ensemble={**_ENSEMBLE, "steps": 300, "val_every": 300},
         final={**_FINAL, "steps": 16000, "val_every": 2000, "average": 2},
-        final_from=_SEGMENT_WEIGHTED_FROM,
+        final_from=_CPU_FROM,
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.1}},
     ),
     "paper": RunPreset(
