@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from panama.core.capture.store import Capture
     from panama.core.study.comparison import CompareSpec, Heldout
 
 HERE = Path(__file__).resolve().parent
@@ -369,6 +372,18 @@ def finished_runs(outdir: Path, sampler: str) -> list[tuple[Path, dict]]:
     return found
 
 
+def budget_captures(outdir: Path, sampler: str, seeds: list[int], budget: int) -> Iterator[Capture]:
+    """``sampler``'s runs scored at ``budget`` (a run not started or not finished is left out),
+    opened, in seed order."""
+    from panama.core.capture.store import Capture
+    from panama.core.study.comparison import run_directory
+
+    for seed in seeds:
+        directory = run_directory(outdir, sampler, seed)
+        if (directory / "checkpoints" / f"k{budget:04d}.json").exists():
+            yield Capture.open(directory)
+
+
 def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) -> dict[str, dict[str, float]]:
     """Per sampler, means over seeds of the final model's error on the settings it was trained
     on (mean MSE, median ESR), scored on the validation segment of that run's own input (each
@@ -379,19 +394,13 @@ def fit_floor(outdir: Path, samplers: list[str], seeds: list[int], budget: int) 
     (MSE is compared less well: it depends on how loud the chosen settings are.)"""
     import numpy as np
 
-    from panama.core.capture.store import Capture
-    from panama.core.study.comparison import run_directory
     from panama.core.study.heldout import capture_audio, recorded_targets, score_settings
     from panama.core.train.records import load_final_model
 
     floors: dict[str, dict[str, float]] = {}
     for sampler in samplers:
         values: list[tuple[float, float]] = []
-        for seed in seeds:
-            directory = run_directory(outdir, sampler, seed)
-            if not (directory / "checkpoints" / f"k{budget:04d}.json").exists():
-                continue  # not run, or not finished
-            capture = Capture.open(directory)
+        for capture in budget_captures(outdir, sampler, seeds, budget):
             audio = capture_audio(capture)
             settings, targets = recorded_targets(capture, audio, capture.labels())
             scores = score_settings(load_final_model(capture).predict, targets, audio, settings, capture.knob_space)
@@ -439,30 +448,22 @@ def di_scores(outdir: Path, spec: CompareSpec, samplers: list[str]) -> dict[str,
     ``RUN/di/kNNNN.json`` with the model's path, so a retrained run is scored again."""
     import json
 
-    import numpy as np
-
-    from panama.core.capture.store import Capture
     from panama.core.fsutil import write_json_atomic
-    from panama.core.study.comparison import run_directory
+    from panama.core.study.heldout import capture_root, summarise
     from panama.core.train.records import last_model_event, load_final_model
 
     heldout: Heldout | None = None
     found: dict[str, list[dict[str, float]]] = {}
     for sampler in samplers:
-        for seed in spec.seeds:
-            directory = run_directory(outdir, sampler, seed)
-            if not (directory / "checkpoints" / f"k{spec.budget:04d}.json").exists():
-                continue  # not run, or not finished
-            capture = Capture.open(directory)
+        for capture in budget_captures(outdir, sampler, list(spec.seeds), spec.budget):
             model_path = str((last_model_event(capture) or {}).get("path", ""))
-            cache = directory / "di" / f"k{spec.budget:04d}.json"
+            cache = capture_root(capture) / "di" / f"k{spec.budget:04d}.json"
             cached = json.loads(cache.read_text()) if cache.exists() else {}
             if cached.get("model") != model_path:
                 heldout = heldout or di_heldout(outdir, spec)
-                scores = heldout.score(load_final_model(capture).predict, capture.knob_space)
-                esr = [s.esr for s in scores]
-                cached = {"model": model_path, "mse": float(np.mean([s.mse for s in scores])),
-                          "esr_median": float(np.median(esr)), "esr_mean": float(np.mean(esr))}
+                summary = summarise(heldout.score(load_final_model(capture).predict, capture.knob_space))
+                cached = {"model": model_path, "mse": summary.mse.mean, "esr_median": summary.esr.median,
+                          "esr_mean": summary.esr.mean}
                 cache.parent.mkdir(exist_ok=True)
                 write_json_atomic(cache, cached, allow_nan=False)
             found.setdefault(sampler, []).append({k: cached[k] for k in ("mse", "esr_median", "esr_mean")})

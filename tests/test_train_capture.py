@@ -70,11 +70,11 @@ def test_the_final_recipe_follows_the_number_of_labelled_settings() -> None:
     from panama.core.presets import get_preset
     from panama.core.train.records import final_plan
 
-    for name, level in (("quick", 0.75), ("good", 0.75)):
+    for name in ("quick", "good"):
         preset = get_preset(name)
         assert preset.final_recipe(16) == preset.final and "segment_weight" not in preset.final
         assert preset.final_recipe(23) == preset.final and preset.final["level_weight"] == 0.5
-        grown = {**preset.final, "segment_weight": 0.5, "level_weight": level}
+        grown = {**preset.final, "segment_weight": 0.5, "level_weight": 0.75}
         assert preset.final_recipe(24) == grown == preset.final_recipe(64)
     config = SimpleNamespace(run_preset="quick", seed=0, recipe=None)
     assert "segment_weight" not in final_plan(config, labelled=16).recipe
