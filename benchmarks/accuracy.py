@@ -174,6 +174,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                  "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": level,
                                             "average": 2, "segment_weight": 0.5}}
        for tag, level in (("", 0.5), ("-lw075", 0.75))},
+    # good's 1.5x CPU time spent as a third net, or as 1.5x the steps of its two (2026-12-07)
+    **{f"good-{tag}-seg05-lw075": {"net_options": _FEATHER, "threads": 2,
+                                   "recipe": {**_QUICK, "steps": steps, "val_every": 2000, "level_weight": 0.75,
+                                              "average": nets, "segment_weight": 0.5}}
+       for tag, nets, steps in (("avg3", 3, 16000), ("avg2-24000", 2, 24000))},
     # GxStudioPre at one setting (studiopre1): what a real amp's output asks of the net, by steps
     # and by width (the sim at one setting reaches 0.006 with single-feather-rf2k)
     "single-feather-6400": {"net_options": _FEATHER, "recipe": {**_QUICK, "steps": 6400, "val_every": 800}},
