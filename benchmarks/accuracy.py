@@ -174,7 +174,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                  "recipe": {**_QUICK, "steps": 16000, "val_every": 2000, "level_weight": level,
                                             "average": 2, "segment_weight": 0.5}}
        for tag, level in (("", 0.5), ("-lw075", 0.75))},
-    # good's 1.5x CPU time spent as a third net, or as 1.5x the steps of its two (2026-12-07)
+    # good's 1.5x CPU time spent as a third net, or as 1.5x the steps of its two (2026-12-07: neither
+    # kept; median 0.0115 and 0.0125 against the shipped 0.0116, see RESULTS.md)
     **{f"good-{tag}-seg05-lw075": {"net_options": _FEATHER, "threads": 2,
                                    "recipe": {**_QUICK, "steps": steps, "val_every": 2000, "level_weight": 0.75,
                                               "average": nets, "segment_weight": 0.5}}
