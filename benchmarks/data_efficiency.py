@@ -185,6 +185,21 @@ def run_minutes(outdir: Path, sampler: str, seeds: list[int]) -> float | None:
     return sum(spans) / len(spans) if spans else None
 
 
+def _checkpoint_note(result) -> str:
+    """How each sampler's checkpoints below the budget were made, from the modes the results record."""
+    below = [r for r in result.results if r.k < result.spec.budget]
+    if not below:
+        return ""
+    by_mode = {mode: sorted({r.sampler for r in below if r.mode == mode}) for mode in ("prefix", "rerun")}
+    parts = []
+    if by_mode["prefix"]:
+        parts.append(f"{', '.join(by_mode['prefix'])} (nested designs: the first k labels are what a budget-k "
+                     "run picks) train the final recipe on their first k labels")
+    if by_mode["rerun"]:
+        parts.append(f"{', '.join(by_mode['rerun'])} re-run with budget k (the design depends on the budget)")
+    return " Checkpoints below the budget: " + "; ".join(parts) + "."
+
+
 def section(result, size: str, seconds: float, outdir: Path, command: str = "",
             floors: dict[str, dict[str, float]] | None = None,
             di: dict[str, list[dict[str, float]]] | None = None) -> str:
@@ -212,9 +227,7 @@ def section(result, size: str, seconds: float, outdir: Path, command: str = "",
         f"({_preset_note(spec.preset)}), budget {spec.budget}, "
         f"initial design {spec.initial}, seeds {spec.seeds}; every model is scored on the same "
         f"{result.heldout['settings']} held-out uniform random settings, on "
-        f"{result.heldout['audio']}. Checkpoints below the budget: "
-        "ensemble-disagreement and random train the final recipe on their first k labels; "
-        "lhs-corners is re-run with budget k (its design depends on the budget).",
+        f"{result.heldout['audio']}.{_checkpoint_note(result)}",
         "",
         f"ensemble-disagreement options (from the run preset): {_ed_options(spec.preset)}.",
         "",

@@ -215,6 +215,11 @@ def test_tiny_compare_end_to_end_and_resume(tmp_path, panama):
     assert bench.di_scores(out, spec, ["random", "lhs-corners"]) == scores
     assert (out / "runs" / "random-seed0" / "di" / "k0004.json").stat().st_mtime_ns == stamp
     assert "| random | 1 |" in "\n".join(bench.di_lines(scores, 4))
+    # the section says how each sampler's checkpoint below the budget was made, from the results
+    from panama.core.study.comparison import CompareResult
+
+    note = bench._checkpoint_note(CompareResult.model_validate_json((out / "results.json").read_text()))
+    assert "random (nested designs" in note and "lhs-corners re-run with budget k" in note
 
     # another budget in the same folder is refused with one line
     other = panama(*args[:7], "6", *args[8:])
