@@ -190,13 +190,11 @@ def _checkpoint_note(result) -> str:
     below = [r for r in result.results if r.k < result.spec.budget]
     if not below:
         return ""
-    by_mode = {mode: sorted({r.sampler for r in below if r.mode == mode}) for mode in ("prefix", "rerun")}
-    parts = []
-    if by_mode["prefix"]:
-        parts.append(f"{', '.join(by_mode['prefix'])} (nested designs: the first k labels are what a budget-k "
-                     "run picks) train the final recipe on their first k labels")
-    if by_mode["rerun"]:
-        parts.append(f"{', '.join(by_mode['rerun'])} re-run with budget k (the design depends on the budget)")
+    how = {"prefix": "(nested designs: the first k labels are what a budget-k run picks) train the final "
+                     "recipe on their first k labels",
+           "rerun": "re-run with budget k (the design depends on the budget)"}
+    parts = [f"{', '.join(names)} {phrase}" for mode, phrase in how.items()
+             if (names := sorted({r.sampler for r in below if r.mode == mode}))]
     return " Checkpoints below the budget: " + "; ".join(parts) + "."
 
 
