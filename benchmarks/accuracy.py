@@ -45,6 +45,9 @@ DATASETS: dict[str, dict[str, Any]] = {
     "sim32": {"labeler": "sim", "settings": 32, "signal": "quick"},
     # the README job's design: the first 16 points of a scrambled Sobol sequence
     "sim16sobol": {"labeler": "sim", "settings": 16, "signal": "quick", "design": "sobol"},
+    # the good preset's design: a Sobol' start of 12, then rounds of 5 by the coverage sampler
+    "sim32coverage": {"labeler": "sim", "settings": 32, "signal": "quick", "design": "coverage",
+                      "initial": 12, "per_round": 5},
     "sim1": {"labeler": "sim", "settings": 0, "signal": "quick"},
     "studiopre32": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
                     "settings": 32, "signal": "quick"},
@@ -241,9 +244,12 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
                 from scipy.stats import qmc
 
                 units = qmc.Sobol(len(space), scramble=True, seed=1234).random(spec["settings"])
+                train_settings = [space.from_unit(u) for u in units]
+            elif spec.get("design"):
+                train_settings = sampler_design(spec, space, seed=1234)
             else:
                 units = np.random.default_rng(1234).random((spec["settings"], len(space)))
-            train_settings = [space.from_unit(u) for u in units]
+                train_settings = [space.from_unit(u) for u in units]
             held_out = draw_heldout_settings(space, HELD_OUT, seed=0, exclude=train_settings)
         else:
             train_settings = held_out = [space.default_setting()]
@@ -260,6 +266,22 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
             "space": space, "held_out": held_out, "targets": list(cached["targets"]), "audio": audio,
             "train_targets": list(cached["fitted"]),
             "settings": train_settings}
+
+
+def sampler_design(spec: dict[str, Any], space: Any, seed: int) -> list[Any]:
+    """The settings a fixed-design sampler (one that never looks at the audio) would pick in a run
+    of ``spec["settings"]`` labels started with ``initial`` and continued ``per_round`` at a time."""
+    from panama.core.components import build
+    from panama.core.protocols import SamplerContext
+
+    sampler = build("sampler", spec["design"])
+    labelled: list[Any] = []
+    while len(labelled) < spec["settings"]:
+        n = min(spec["initial"] if not labelled else spec["per_round"], spec["settings"] - len(labelled))
+        context = SamplerContext(knob_space=space, labelled=list(labelled), budget_remaining=spec["settings"] - len(labelled),
+                                 rng=np.random.default_rng(seed), seed=seed, log=lambda _: None)
+        labelled += sampler.propose(context, n)
+    return labelled
 
 
 # ------------------------------------------------------------------------------------- runs
