@@ -19,6 +19,8 @@ steps, CPU seconds and output samples per CPU second.
 
     python benchmarks/accuracy.py --data sim32 --variants baseline,film   # run and print
     python benchmarks/accuracy.py --data sim32,sim1 --results             # also RESULTS.md
+    python benchmarks/accuracy.py --data studiopre32@2,studiopre32levelloud@2 --variants good-avg2-seg05-lw075
+                                                          # a second design seed (default 1234)
 
 Results are cached per (data set, variant) as JSON in ``--outdir`` (default
 ``benchmarks/runs/accuracy``); a re-run reuses them unless ``--force``. Time it alone: the CPU
@@ -44,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 MARK_START = "<!-- accuracy:start -->"
 MARK_END = "<!-- accuracy:end -->"
 HELD_OUT = 64
+DESIGN_SEED = 1234
 QUIET_RMS = 10 ** (-40 / 20)
 
 DATASETS: dict[str, dict[str, Any]] = {
@@ -237,13 +240,23 @@ def variant(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- data
+def dataset_spec(name: str) -> tuple[dict[str, Any], int]:
+    """``name`` or ``name@seed``: the data set and the seed of its training design (1234 unless
+    given), so a design can be drawn again for another seed; the held-out draw stays the same
+    (a held-out setting is redrawn only where a training setting sits on it)."""
+    base, _, seed = name.partition("@")
+    if base not in DATASETS or (seed and not seed.isdigit()):
+        raise SystemExit(f"unknown data set {name!r}; known: {', '.join(DATASETS)} (each optionally @SEED)")
+    return DATASETS[base], int(seed or DESIGN_SEED)
+
+
 def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
     """Training arrays and held-out targets for ``name``, labelled once and cached."""
     from panama.core.components import open_label_source
     from panama.core.signal import make_signal
     from panama.core.study.heldout import device_predict, draw_heldout_settings, label_targets, signal_audio
 
-    spec = DATASETS[name]
+    spec, seed = dataset_spec(name)
     cache = outdir / f"{name}.npz"
     signal = make_signal(spec["signal"], seed=0)
     audio = signal_audio(signal.audio, signal.sample_rate, signal.metadata()["segments"])
@@ -253,13 +266,13 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
             if spec.get("design") == "sobol":
                 from scipy.stats import qmc
 
-                units = qmc.Sobol(len(space), scramble=True, seed=1234).random(spec["settings"])
+                units = qmc.Sobol(len(space), scramble=True, seed=seed).random(spec["settings"])
                 train_settings = [space.from_unit(u) for u in units]
             elif spec.get("design"):
                 label = device_predict(source, signal.sample_rate)
-                train_settings = sampler_design(spec, space, seed=1234, label=label, signal=signal.audio)
+                train_settings = sampler_design(spec, space, seed=seed, label=label, signal=signal.audio)
             else:
-                units = np.random.default_rng(1234).random((spec["settings"], len(space)))
+                units = np.random.default_rng(seed).random((spec["settings"], len(space)))
                 train_settings = [space.from_unit(u) for u in units]
             held_out = draw_heldout_settings(space, HELD_OUT, seed=0, exclude=train_settings)
         else:
@@ -408,7 +421,7 @@ def write_results(text: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="sim32", help=f"comma list of {', '.join(DATASETS)}")
+    parser.add_argument("--data", default="sim32", help=f"comma list of {', '.join(DATASETS)}, each optionally @SEED (the design's seed)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list (or ; list) of variants")
     parser.add_argument("--outdir", type=Path, default=HERE / "runs" / "accuracy")
     parser.add_argument("--threads", type=int, default=1)
