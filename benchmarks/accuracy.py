@@ -258,33 +258,37 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
 
     spec, seed = dataset_spec(name)
     cache = outdir / f"{name}.npz"
+    cached = np.load(cache) if cache.exists() else None
     signal = make_signal(spec["signal"], seed=0)
     audio = signal_audio(signal.audio, signal.sample_rate, signal.metadata()["segments"])
     with open_label_source(spec["labeler"]) as source:
         space = source.knob_space()
+        label = device_predict(source, signal.sample_rate)
+        recorded = None  # a sampler's design records its labels as it goes: no second render
         if spec["settings"]:
             if spec.get("design") == "sobol":
                 from scipy.stats import qmc
 
                 units = qmc.Sobol(len(space), scramble=True, seed=seed).random(spec["settings"])
                 train_settings = [space.from_unit(u) for u in units]
+            elif spec.get("design") and cached is not None and "units" in cached.files:
+                train_settings = space.from_unit_array(cached["units"])  # drawn when the cache was made
             elif spec.get("design"):
-                label = device_predict(source, signal.sample_rate)
-                train_settings = sampler_design(spec, space, seed=seed, label=label, signal=signal.audio)
+                train_settings, recorded = sampler_design(spec, space, seed=seed, label=label, signal=signal.audio)
             else:
                 units = np.random.default_rng(seed).random((spec["settings"], len(space)))
                 train_settings = [space.from_unit(u) for u in units]
             held_out = draw_heldout_settings(space, HELD_OUT, seed=0, exclude=train_settings)
         else:
             train_settings = held_out = [space.default_setting()]
-        if not cache.exists():
-            label = device_predict(source, signal.sample_rate)
-            y = np.stack([label(signal.audio, s) for s in train_settings]).astype(np.float32)
+        if cached is None:
+            y = np.stack(recorded if recorded is not None else [label(signal.audio, s) for s in train_settings])
             targets = np.stack(label_targets(label, audio, held_out)).astype(np.float32)
             fitted = np.stack(label_targets(label, audio, train_settings)).astype(np.float32)
             outdir.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, y=y, targets=targets, fitted=fitted)
-    cached = np.load(cache)
+            np.savez(cache, y=y.astype(np.float32), targets=targets, fitted=fitted,
+                     units=space.to_unit_array(train_settings))
+            cached = np.load(cache)
     knobs = np.stack([space.to_unit(s) for s in train_settings]).astype(np.float32)
     return {"x": signal.audio, "y": cached["y"], "knobs": knobs, "sample_rate": signal.sample_rate,
             "space": space, "held_out": held_out, "targets": list(cached["targets"]), "audio": audio,
@@ -292,28 +296,33 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
             "settings": train_settings}
 
 
-def sampler_design(spec: dict[str, Any], space: Any, seed: int,
-                   label: Any = None, signal: np.ndarray | None = None) -> list[Any]:
+def sampler_design(spec: dict[str, Any], space: Any, seed: int, label: Any = None,
+                   signal: np.ndarray | None = None) -> tuple[list[Any], list[np.ndarray] | None]:
     """The settings a sampler that trains nothing would pick in a run of ``spec["settings"]``
-    labels, started with ``initial`` and continued ``per_round`` at a time. With ``label`` and
-    ``signal`` it also sees each label's output energy, as ``level-coverage`` reads it from the
-    recordings in a run."""
+    labels, started with ``initial`` and continued ``per_round`` at a time, and (with ``label``
+    and ``signal``) their recordings, whose output energy the sampler sees as ``level-coverage``
+    reads it from the recordings in a run."""
     from panama.core.components import build
     from panama.core.protocols import SamplerContext
 
     sampler = build("sampler", spec["design"], spec.get("design_options"))
     labelled: list[Any] = []
-    energy: list[float] = []
+    recordings: list[np.ndarray] = []
     while len(labelled) < spec["settings"]:
         n = min(spec["initial"] if not labelled else spec["per_round"], spec["settings"] - len(labelled))
         context = SamplerContext(knob_space=space, labelled=list(labelled), budget_remaining=spec["settings"] - len(labelled),
                                  rng=np.random.default_rng(seed), seed=seed, log=lambda _: None,
-                                 output_energy=None if label is None else partial(np.array, list(energy)))
+                                 output_energy=None if label is None else partial(mean_squares, list(recordings)))
         batch = sampler.propose(context, n)
         labelled += batch
         if label is not None:
-            energy += [float(np.mean(np.square(label(signal, s), dtype=np.float64))) for s in batch]
-    return labelled
+            recordings += [label(signal, s) for s in batch]
+    return labelled, recordings if label is not None else None
+
+
+def mean_squares(recordings: list[np.ndarray]) -> np.ndarray:
+    """Each recording's output energy, as ``CaptureStore.output_energy`` gives it in a run."""
+    return np.array([float(np.mean(np.square(r, dtype=np.float64))) for r in recordings])
 
 
 # ------------------------------------------------------------------------------------- runs
