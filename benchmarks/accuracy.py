@@ -21,6 +21,8 @@ steps, CPU seconds and output samples per CPU second.
     python benchmarks/accuracy.py --data sim32,sim1 --results             # also RESULTS.md
     python benchmarks/accuracy.py --data studiopre32@2,studiopre32levelloud@2 --variants good-avg2-seg05-lw075
                                                           # a second design seed (default 1234)
+    python benchmarks/accuracy.py --data studiopre32,studiopre32@2,studiopre32levelloud,studiopre32levelloud@2 \\
+        --variants good-avg2-seg05-lw075 --cached --versus studiopre32   # MSE against random's, per seed
 
 Results are cached per (data set, variant) as JSON in ``--outdir`` (default
 ``benchmarks/runs/accuracy``); a re-run reuses them unless ``--force``. Time it alone: the CPU
@@ -353,7 +355,7 @@ def run_variant(data: dict[str, Any], spec: dict[str, Any], threads: int) -> dic
         "spec": spec, "steps": steps, "threads": threads, "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
         "samples_per_cpu_second": round(steps * recipe.batch_size * recipe.segment_length / max(cpu, 1e-9)),
         "esr_median": summary.esr.median, "esr_p90": summary.esr.p90, "esr_mean": summary.esr.mean,
-        "mse_median": summary.mse.median,
+        "mse_median": summary.mse.median, "mse_mean": summary.mse.mean,
         "train_esr_median": float(np.median([s.esr for s in fitted])),
         "esr_median_loud": float(np.median(esr[loud])) if loud.any() else None,
         "params": int(sum(p.numel() for p in model.net.parameters())),
@@ -391,6 +393,50 @@ def run(datasets: list[str], names: list[str], outdir: Path, threads: int, force
 
 
 # ---------------------------------------------------------------------------------- results
+def held_out_mse(result: dict[str, Any], outdir: Path) -> float:
+    """The mean over the held-out settings of the MSE; a result from before ``mse_mean`` was
+    kept gives it as each setting's ESR times its target's energy, from the cached targets."""
+    if "mse_mean" in result:
+        return float(result["mse_mean"])
+    with np.load(outdir / f"{result['dataset']}.npz") as cache:
+        energy = np.mean(np.square(cache["targets"], dtype=np.float64), axis=1)
+    return float(np.mean(np.asarray(result["held_out_esr"]) * energy))
+
+
+def same_held_out(a: str, b: str, outdir: Path) -> bool:
+    """Whether two data sets were scored on the same held-out targets (a held-out setting is
+    redrawn where a training setting sits on it, so two designs may in principle differ)."""
+    with np.load(outdir / f"{a}.npz") as x, np.load(outdir / f"{b}.npz") as y:
+        return bool(np.array_equal(x["targets"], y["targets"]))
+
+
+def seed_comparison(results: dict[str, dict[str, Any]], reference: str, outdir: Path) -> str:
+    """A Markdown table: per variant and data set, the held-out MSE at each design seed beside
+    ``reference``'s at the same seed, and the ratio of the means over seeds (the ratio
+    ``data_efficiency.py`` and ``panama compare`` report), so a design comparison repeated
+    over seeds reads off one command."""
+    runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for r in results.values():
+        base, _, seed = r["dataset"].partition("@")
+        runs.setdefault((r["variant"], base), {})[int(seed or DESIGN_SEED)] = r
+    lines = [f"| variant | data | seeds | MSE mean per seed (× {reference}) | mean over seeds | × {reference} |",
+             "|---|---|---|---|---|---|"]
+    for (name, base), by_seed in runs.items():
+        ref = runs.get((name, reference), {})
+        seeds = sorted(s for s in by_seed if s in ref)
+        if base == reference or not seeds or DATASETS[base]["labeler"] != DATASETS[reference]["labeler"]:
+            continue  # another device's data set has other held-out targets: no ratio to take
+        mine = [held_out_mse(by_seed[s], outdir) for s in seeds]
+        theirs = [held_out_mse(ref[s], outdir) for s in seeds]
+        cells = []
+        for s, m, t in zip(seeds, mine, theirs, strict=True):
+            same = same_held_out(by_seed[s]["dataset"], ref[s]["dataset"], outdir)
+            cells.append(f"{s}: {m:.3g} ({m / t:.2f}×{'' if same else ', other held-out targets'})")
+        lines.append(f"| {name} | {base} | {len(seeds)} | {'; '.join(cells)} | {np.mean(mine):.3g} against "
+                     f"{np.mean(theirs):.3g} | **{np.mean(mine) / np.mean(theirs):.2f}** |")
+    return "\n".join(lines) + "\n"
+
+
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -438,9 +484,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", action="store_true", help="write the section of benchmarks/RESULTS.md")
     parser.add_argument("--cached", action="store_true", help="only report results already measured (train nothing)")
     parser.add_argument("--note", default="", help="what else ran on the machine (goes into RESULTS.md)")
+    parser.add_argument("--versus", metavar="DATA", help="also print each data set's held-out MSE against DATA's, "
+                        "per design seed and as the ratio of the means over seeds")
     args = parser.parse_args(argv)
     names = args.variants.split(";") if ";" in args.variants else args.variants.split(",")
     results = run(args.data.split(","), names, args.outdir, args.threads, args.force, args.cached)
+    if args.versus:
+        print(seed_comparison(results, args.versus, args.outdir))
     if args.results:
         write_results(section(results, args.threads, args.note), HERE / "RESULTS.md")
     return 0

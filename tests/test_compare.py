@@ -283,3 +283,34 @@ def test_error_predictors_find_where_the_device_changes_fast():
     assert found["variation-rel"].max() < found["variation-abs"].max()
     # the learned metric finds the one knob that changes the recordings
     assert np.argmax(bench.knob_weights(knobs, outputs)) == 0
+
+
+def test_accuracy_seed_comparison_takes_the_ratio_of_the_means(tmp_path):
+    """benchmarks/accuracy.py --versus: per design seed, a data set's held-out MSE beside the
+    reference's; the ratio is of the means over seeds, as `panama compare` takes it; an older
+    result's MSE comes from its ESRs and the cached targets; another device is not compared."""
+    bench = load_benchmark("accuracy")
+    targets = np.full((2, 100), 0.1, np.float32)  # energy 0.01 per held-out setting
+    for name in ("studiopre32", "studiopre32@2", "studiopre32levelloud", "studiopre32levelloud@2", "sim32"):
+        np.savez(tmp_path / f"{name}.npz", targets=targets * (2 if name == "sim32" else 1))
+
+    def result(dataset, esr, **extra):
+        return {"dataset": dataset, "variant": "v", "held_out_esr": esr, **extra}
+
+    results = {r["dataset"]: r for r in (
+        result("studiopre32", [1.0, 1.0]),                     # MSE mean 0.01 (from the ESRs)
+        result("studiopre32@2", [0.0, 0.0], mse_mean=0.03),    # kept: 0.03
+        result("studiopre32levelloud", [0.5, 0.5]),            # 0.005
+        result("studiopre32levelloud@2", [], mse_mean=0.003),
+        result("studiopre32levelloud@3", [], mse_mean=0.001),  # no random at seed 3: left out
+        result("sim32", [0.1, 0.1]),
+    )}
+    assert bench.held_out_mse(results["studiopre32"], tmp_path) == pytest.approx(0.01)
+    table = bench.seed_comparison(results, "studiopre32", tmp_path)
+    rows = [line for line in table.splitlines() if line.startswith("| v |")]
+    assert len(rows) == 1 and "studiopre32levelloud" in rows[0]  # not the sim, not the reference
+    assert "1234: 0.005 (0.50×)" in rows[0] and "2: 0.003 (0.10×)" in rows[0]
+    assert rows[0].endswith(f"**{(0.005 + 0.003) / (0.01 + 0.03):.2f}** |")  # 0.20, not the mean ratio 0.30
+    assert "other held-out targets" not in rows[0]
+    np.savez(tmp_path / "studiopre32levelloud@2.npz", targets=targets * 3)
+    assert "2: 0.003 (0.10×, other held-out targets)" in bench.seed_comparison(results, "studiopre32", tmp_path)
