@@ -4,12 +4,14 @@ Fixed, seeded data sets (labelled once, cached under ``--outdir``):
 
 - ``sim32``       the built-in sim, 32 random settings, quick signal (20 s)
 - ``sim32coverage`` the sim, the 32 settings the ``good`` preset's ``coverage`` sampler picks
+- ``sim32levelloud`` the sim, 32 settings picked as ``good`` would with ``level-coverage``
+  (power 1), which reads each label's output level
 - ``sim16sobol``  the sim, the first 16 points of a scrambled Sobol' sequence (the README job's start)
 - ``sim1``        the sim at its default setting only (a plain, non-parametric capture)
-- ``studiopre32`` Guitarix GxStudioPre through LV2, 32 random settings, quick signal
-- ``studiopre32levelloud`` GxStudioPre, 32 settings picked as ``good`` would with
-  ``level-coverage`` (power 1), which reads each label's output level
+- ``studiopre32``, ``studiopre32coverage``, ``studiopre32levelloud``: the same three designs on
+  Guitarix GxStudioPre through LV2
 - ``studiopre1``  GxStudioPre at its default setting only
+- ``ampx32``, ``ampx32coverage``, ``ampx32levelloud``: the same on Guitarix GxAmplifier-X
 
 Each *variant* (a net, its options and a training recipe) is trained on a data set with one
 thread and scored by the same code as ``panama evaluate``: 64 held-out random settings (the
@@ -51,23 +53,29 @@ HELD_OUT = 64
 DESIGN_SEED = 1234
 QUIET_RMS = 10 ** (-40 / 20)
 
+STUDIOPRE = "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre"
+AMPLIFIER_X = "lv2:http://guitarix.sourceforge.net/plugins/gx_amp#GUITARIX"
+
+
+def _designs(prefix: str, labeler: str) -> dict[str, dict[str, Any]]:
+    """A device's 32 random settings and the 32 that ``good``'s start and rounds pick (a Sobol'
+    start of 12, then rounds of 5, no training in the sampler) by ``coverage`` (``good``'s own
+    sampler) and by ``level-coverage`` at power 1 (coverage weighed by the output energy the
+    labels' recordings show: issue 11's closest learner to half random's MSE)."""
+    rounds = {"labeler": labeler, "settings": 32, "signal": "quick", "initial": 12, "per_round": 5}
+    return {f"{prefix}32": {"labeler": labeler, "settings": 32, "signal": "quick"},
+            f"{prefix}32coverage": {**rounds, "design": "coverage"},
+            f"{prefix}32levelloud": {**rounds, "design": "level-coverage", "design_options": {"power": 1.0}}}
+
+
 DATASETS: dict[str, dict[str, Any]] = {
-    "sim32": {"labeler": "sim", "settings": 32, "signal": "quick"},
+    **_designs("sim", "sim"),
     # the README job's design: the first 16 points of a scrambled Sobol sequence
     "sim16sobol": {"labeler": "sim", "settings": 16, "signal": "quick", "design": "sobol"},
-    # the good preset's design: a Sobol' start of 12, then rounds of 5 by the coverage sampler
-    "sim32coverage": {"labeler": "sim", "settings": 32, "signal": "quick", "design": "coverage",
-                      "initial": 12, "per_round": 5},
     "sim1": {"labeler": "sim", "settings": 0, "signal": "quick"},
-    "studiopre32": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
-                    "settings": 32, "signal": "quick"},
-    # the same start and rounds, continued by coverage weighed by the output energy (issue 11's
-    # closest learner to half random's MSE with the quick recipe: 0.65x at 32 labels)
-    "studiopre32levelloud": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
-                             "settings": 32, "signal": "quick", "design": "level-coverage",
-                             "design_options": {"power": 1.0}, "initial": 12, "per_round": 5},
-    "studiopre1": {"labeler": "lv2:http://guitarix.sourceforge.net/plugins/gx_studiopre#studiopre",
-                   "settings": 0, "signal": "quick"},
+    **_designs("studiopre", STUDIOPRE),
+    "studiopre1": {"labeler": STUDIOPRE, "settings": 0, "signal": "quick"},
+    **_designs("ampx", AMPLIFIER_X),
 }
 
 # The recipe every variant starts from: the quick preset's final training before this benchmark.
