@@ -495,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versus", metavar="DATA", help="also print each data set's held-out MSE against DATA's, "
                         "per design seed and as the ratio of the means over seeds")
     args = parser.parse_args(argv)
+    if args.versus is not None and args.versus not in DATASETS:
+        raise SystemExit(f"--versus takes a data set's name without a seed, one of: {', '.join(DATASETS)}")
     names = args.variants.split(";") if ";" in args.variants else args.variants.split(",")
     results = run(args.data.split(","), names, args.outdir, args.threads, args.force, args.cached)
     if args.versus:

@@ -314,3 +314,5 @@ def test_accuracy_seed_comparison_takes_the_ratio_of_the_means(tmp_path):
     assert "other held-out targets" not in rows[0]
     np.savez(tmp_path / "studiopre32levelloud@2.npz", targets=targets * 3)
     assert "2: 0.003 (0.10×, other held-out targets)" in bench.seed_comparison(results, "studiopre32", tmp_path)
+    with pytest.raises(SystemExit, match="--versus takes a data set's name"):
+        bench.main(["--data", "studiopre32", "--cached", "--outdir", str(tmp_path), "--versus", "studiopre32@2"])
