@@ -254,10 +254,18 @@ def dataset_spec(name: str) -> tuple[dict[str, Any], int]:
     """``name`` or ``name@seed``: the data set and the seed of its training design (1234 unless
     given), so a design can be drawn again for another seed; the held-out draw stays the same
     (a held-out setting is redrawn only where a training setting sits on it)."""
-    base, _, seed = name.partition("@")
-    if base not in DATASETS or (seed and not seed.isdigit()):
+    base, seed = dataset_name(name)
+    if base not in DATASETS:
         raise SystemExit(f"unknown data set {name!r}; known: {', '.join(DATASETS)} (each optionally @SEED)")
-    return DATASETS[base], int(seed or DESIGN_SEED)
+    return DATASETS[base], seed
+
+
+def dataset_name(name: str) -> tuple[str, int]:
+    """``name@seed`` split into the data set's name and its design seed (1234 unless given)."""
+    base, _, seed = name.partition("@")
+    if seed and not seed.isdigit():
+        raise SystemExit(f"unknown data set {name!r}; known: {', '.join(DATASETS)} (each optionally @SEED)")
+    return base, int(seed or DESIGN_SEED)
 
 
 def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
@@ -407,7 +415,7 @@ def held_out_mse(result: dict[str, Any], outdir: Path) -> float:
     if "mse_mean" in result:
         return float(result["mse_mean"])
     with np.load(outdir / f"{result['dataset']}.npz") as cache:
-        energy = np.mean(np.square(cache["targets"], dtype=np.float64), axis=1)
+        energy = mean_squares(list(cache["targets"]))
     return float(np.mean(np.asarray(result["held_out_esr"]) * energy))
 
 
@@ -425,8 +433,8 @@ def seed_comparison(results: dict[str, dict[str, Any]], reference: str, outdir: 
     over seeds reads off one command."""
     runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for r in results.values():
-        base, _, seed = r["dataset"].partition("@")
-        runs.setdefault((r["variant"], base), {})[int(seed or DESIGN_SEED)] = r
+        base, seed = dataset_name(r["dataset"])
+        runs.setdefault((r["variant"], base), {})[seed] = r
     lines = [f"| variant | data | seeds | MSE mean per seed (× {reference}) | mean over seeds | × {reference} |",
              "|---|---|---|---|---|---|"]
     for (name, base), by_seed in runs.items():
@@ -495,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versus", metavar="DATA", help="also print each data set's held-out MSE against DATA's, "
                         "per design seed and as the ratio of the means over seeds")
     args = parser.parse_args(argv)
+    for name in args.data.split(","):
+        dataset_spec(name)  # a bad name is one line before anything runs, --cached or not
     if args.versus is not None and args.versus not in DATASETS:
         raise SystemExit(f"--versus takes a data set's name without a seed, one of: {', '.join(DATASETS)}")
     names = args.variants.split(";") if ";" in args.variants else args.variants.split(",")
