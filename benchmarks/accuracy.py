@@ -430,13 +430,16 @@ def seed_comparison(results: dict[str, dict[str, Any]], reference: str, outdir: 
     """A Markdown table: per variant and data set, the held-out MSE at each design seed beside
     ``reference``'s at the same seed, and the ratio of the means over seeds (the ratio
     ``data_efficiency.py`` and ``panama compare`` report), so a design comparison repeated
-    over seeds reads off one command."""
+    over seeds reads off one command. MSE weighs a setting by its loudness and ESR does not, so
+    beside it stand the median and p90 ESR (means over seeds, the reference's in brackets) and,
+    per seed, on how many held-out settings the data set's ESR is the lower."""
     runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for r in results.values():
         base, seed = dataset_name(r["dataset"])
         runs.setdefault((r["variant"], base), {})[seed] = r
-    lines = [f"| variant | data | seeds | MSE mean per seed (× {reference}) | mean over seeds | × {reference} |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"| variant | data | seeds | MSE mean per seed (× {reference}) | mean over seeds | × {reference} "
+             f"| ESR median ({reference}) | ESR p90 ({reference}) | settings with the lower ESR, per seed |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (name, base), by_seed in runs.items():
         ref = runs.get((name, reference), {})
         seeds = sorted(s for s in by_seed if s in ref)
@@ -444,12 +447,18 @@ def seed_comparison(results: dict[str, dict[str, Any]], reference: str, outdir: 
             continue  # another device's data set has other held-out targets: no ratio to take
         mine = [held_out_mse(by_seed[s], outdir) for s in seeds]
         theirs = [held_out_mse(ref[s], outdir) for s in seeds]
-        cells = []
+        cells, lower = [], []
         for s, m, t in zip(seeds, mine, theirs, strict=True):
             same = same_held_out(by_seed[s]["dataset"], ref[s]["dataset"], outdir)
             cells.append(f"{s}: {m:.3g} ({m / t:.2f}×{'' if same else ', other held-out targets'})")
+            a, b = by_seed[s].get("held_out_esr", []), ref[s].get("held_out_esr", [])
+            if same and a and len(a) == len(b):
+                lower.append(f"{s}: {sum(x < y for x, y in zip(a, b, strict=True))}/{len(a)}")
+        esr = {key: (np.mean([by_seed[s][key] for s in seeds]), np.mean([ref[s][key] for s in seeds]))
+               for key in ("esr_median", "esr_p90")}
         lines.append(f"| {name} | {base} | {len(seeds)} | {'; '.join(cells)} | {np.mean(mine):.3g} against "
-                     f"{np.mean(theirs):.3g} | **{np.mean(mine) / np.mean(theirs):.2f}** |")
+                     f"{np.mean(theirs):.3g} | **{np.mean(mine) / np.mean(theirs):.2f}** | "
+                     + " | ".join(f"{m:.3f} ({t:.3f})" for m, t in esr.values()) + f" | {'; '.join(lower)} |")
     return "\n".join(lines) + "\n"
 
 
