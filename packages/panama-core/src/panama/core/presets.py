@@ -124,7 +124,10 @@ RUN_PRESETS: dict[str, RunPreset] = {
         # 0.049) and the steadiest MSE, with Sobol's MSE and median (1.02x); maximin's picks crowd
         # the box's faces at 32 settings (see benchmarks/RESULTS.md). With good's final recipe its
         # 32 settings reached a median held-out ESR of 0.0093 against 0.0116 on 32 random ones
-        # (benchmarks/accuracy.py, sim32coverage against sim32, 2026-12-07)
+        # (benchmarks/accuracy.py, sim32coverage against sim32, 2026-12-07). level-coverage at
+        # power 1 had the lower held-out MSE on all three devices (0.41x random's on GxStudioPre
+        # over 3 seeds, 0.66x on the sim, 0.89x on GxAmplifier-X) but on the sim a median ESR of
+        # 0.0144 against coverage's 0.0093: it buys the loud settings' error with the rest's
         sampler="coverage",
         net_options=_CPU_NET,
         budget=32,
