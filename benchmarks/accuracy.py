@@ -287,6 +287,9 @@ def load_dataset(name: str, outdir: Path) -> dict[str, Any]:
     audio = signal_audio(signal.audio, signal.sample_rate, signal.metadata()["segments"])
     with open_label_source(spec["labeler"], spec.get("labeler_options")) as source:
         space = source.knob_space()
+        if cached is not None and "units" in cached.files and cached["units"].shape[1] != len(space):
+            raise SystemExit(f"{cache} was labelled over {cached['units'].shape[1]} knobs, {name} now takes "
+                             f"{len(space)}: delete it to label the data set again")
         label = device_predict(source, signal.sample_rate)
         recorded = None  # a sampler's design records its labels as it goes: no second render
         if spec["settings"]:

@@ -319,3 +319,12 @@ def test_accuracy_seed_comparison_takes_the_ratio_of_the_means(tmp_path):
     assert "2: 0.003 (0.10×, other held-out targets)" in bench.seed_comparison(results, "studiopre32", tmp_path)
     with pytest.raises(SystemExit, match="--versus takes a data set's name"):
         bench.main(["--data", "studiopre32", "--cached", "--outdir", str(tmp_path), "--versus", "studiopre32@2"])
+
+
+def test_accuracy_refuses_a_cache_labelled_over_other_knobs(tmp_path):
+    """benchmarks/accuracy.py: a cached data set drawn over another knob space (GxAmplifier-X's
+    ten knobs before its data sets took eight) is one clear line, not a shape error mid-run."""
+    bench = load_benchmark("accuracy")
+    np.savez(tmp_path / "sim32.npz", y=np.zeros((1, 4), np.float32), units=np.zeros((32, 99)))
+    with pytest.raises(SystemExit, match=r"labelled over 99 knobs, sim32 now takes \d+: delete it"):
+        bench.load_dataset("sim32", tmp_path)
