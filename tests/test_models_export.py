@@ -32,6 +32,8 @@ def model(net: str = "wavenet", **options: object) -> TrainedModel:
                 p.mul_(3)
             if name.endswith("gain_weight"):  # FiLM's output gain starts at 1 for every setting
                 p.copy_(torch.linspace(-0.8, 0.8, p.numel()).view_as(p))
+            if name.endswith("gain_log_weight"):  # (the logs reach -4.6: a power within ±0.2)
+                p.copy_(torch.linspace(-0.2, 0.2, p.numel()).view_as(p))
     return TrainedModel(module.eval(), SPACE, 48_000, net, options, {"val_esr": 0.02, "val_mse": 1e-4})
 
 
@@ -39,7 +41,14 @@ def audio(n: int = 6000) -> np.ndarray:
     return (0.4 * np.random.default_rng(3).standard_normal(n)).astype(np.float32)
 
 
-CONDITIONING = ["bias", "film"]
+CONDITIONING = ["bias", "film", "film-log"]
+
+
+def conditioned(kind: str) -> TrainedModel:
+    """A nano net with one of the conditioning kinds ("film-log": FiLM whose output gain and
+    embedding read the knobs' logs too)."""
+    logs = kind.endswith("-log")
+    return model(conditioning=kind.removesuffix("-log"), log_gain=logs, log_embed=logs)
 
 
 @pytest.mark.slow
@@ -61,7 +70,7 @@ def test_nam_snapshot_loads_in_nams_own_loader(tmp_path, layout: str, release: s
         m = model(**get_preset("quick").net_options, average=2)
         assert isinstance(m.net.inner, torch.nn.Module) and m.net.members == 2
     else:
-        m = model(conditioning=kind)
+        m = conditioned(kind)
     net = "lstm" if kind == "lstm" else "wavenet"
     rng = np.random.default_rng(int(float(layout) * 10))
     setting = SPACE.from_unit(rng.random(3))
@@ -178,10 +187,10 @@ def pick(net: str) -> TrainedModel:
         return model("lstm", hidden_size=5, warmup=20)
     if net == "average":
         return model("wavenet", conditioning="film", average=3)
-    return model("wavenet", conditioning="film" if net == "film" else "bias")
+    return conditioned("bias" if net == "wavenet" else net)
 
 
-@pytest.mark.parametrize("net", ["wavenet", "film", "average", "lstm"])
+@pytest.mark.parametrize("net", ["wavenet", "film", "film-log", "average", "lstm"])
 def test_numpy_reference_matches_torch_at_three_settings(tmp_path, net: str) -> None:
     m = pick(net)
     path = build("exporter", "panama").export(m, tmp_path / "amp.panama.json")
@@ -208,7 +217,7 @@ def test_numpy_reference_imports_no_torch(tmp_path) -> None:
     assert out.strip() == "(100,) False"
 
 
-@pytest.mark.parametrize("net", ["wavenet", "film", "average", "lstm"])
+@pytest.mark.parametrize("net", ["wavenet", "film", "film-log", "average", "lstm"])
 def test_torchscript_matches(tmp_path, net: str) -> None:
     m = pick(net)
     path = build("exporter", "torchscript").export(m, tmp_path / "amp.ts")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -40,6 +42,24 @@ def test_fold_is_exact_and_plain() -> None:
     x = torch.randn(2, 6000)
     diff = net(x, knobs.expand(2, 3)) - folded(x, torch.zeros(2, 0))
     assert diff.abs().max() < 1e-6
+
+
+def test_knob_logs_fold_exactly_and_make_the_gain_a_power_of_the_knob() -> None:
+    """With log_gain the output gain reads each knob's logs: a gain that is a power of a knob's
+    position (a tapered level knob) is one weight; with log_embed the embedding reads them too.
+    Both still fold into a plain net."""
+    config = WaveNetConfig(preset="nano", num_knobs=2, conditioning="film", log_gain=True, log_embed=True)
+    net = WaveNet(config, seeds=[3])
+    assert net.embed_weight is not None and net.embed_weight.shape[1] == 6  # the knobs and their two logs
+    x = torch.randn(2, 5000)
+    with torch.no_grad():
+        quiet = net(x, torch.tensor([[0.05, 0.5], [0.1, 0.5]]))
+        net.gain_log_weight.zero_()[0, 0] = math.log(100)  # gain ∝ (knob 0 + 0.01): its output is linear in it
+        louder = net(x, torch.tensor([[0.05, 0.5], [0.1, 0.5]]))
+    ratio = (louder / quiet).mean(dim=1)
+    assert ratio[0] == pytest.approx(0.06, rel=1e-4) and ratio[1] == pytest.approx(0.11, rel=1e-4)
+    knobs = torch.rand(2)
+    assert (net(x, knobs.expand(2, 2)) - net.fold(knobs)(x, torch.zeros(2, 0))).abs().max() < 1e-6
 
 
 def test_gated_layers_fold_too() -> None:

@@ -16,6 +16,9 @@ import numpy as np
 from panama.core.errors import PanamaError
 from panama.core.knobs import KnobSetting, KnobSpace
 
+# wavenet.LOG_KNOB_EPS (the tests hold the two forwards together)
+LOG_KNOB_EPS = 0.01
+
 _ACTIVATIONS = {
     "Tanh": np.tanh,
     "ReLU": lambda z: np.maximum(z, 0),
@@ -69,6 +72,10 @@ class ReferenceModel:
     def _wavenet(self, t: dict[str, np.ndarray], x: np.ndarray, knobs: np.ndarray) -> np.ndarray:
         head = None
         film = self.config.get("conditioning", "bias") == "film" and knobs.size > 0
+        # log_gain, log_embed: each knob's log(u + eps) and log(1 - u + eps), as WaveNet.embed reads them
+        logs = np.log(np.concatenate([knobs, 1.0 - knobs]) + LOG_KNOB_EPS) / -np.log(LOG_KNOB_EPS)
+        if film and self.config.get("log_embed"):
+            knobs = np.concatenate([knobs, logs])
         if "embed_weight" in t:  # FiLM's shared knob embedding
             knobs = np.tanh(t["embed_weight"] @ knobs + t["embed_bias"])
         h = x[None, :]  # [channels, time]
@@ -105,7 +112,10 @@ class ReferenceModel:
             if p + "head_bias" in t:
                 head = head + t[p + "head_bias"][:, None]
         assert head is not None
-        gain = float(np.exp(t["gain_weight"][0] @ knobs + t["gain_bias"][0])) if "gain_weight" in t else 1.0
+        log_gain = t["gain_weight"][0] @ knobs + t["gain_bias"][0] if "gain_weight" in t else 0.0
+        if "gain_log_weight" in t:
+            log_gain += t["gain_log_weight"][0] @ logs
+        gain = float(np.exp(log_gain))
         return self.config["head_scale"] * gain * head[0]
 
     def _lstm(self, t: dict[str, np.ndarray], x: np.ndarray, knobs: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ PRESETS: dict[str, tuple[int, int, tuple[list[int], list[int]]]] = {
 # Layers with at most this many channels run as batched matmuls instead of conv1d (same maths;
 # chosen by timing both on a 2-core CPU, see benchmarks/train_speed.py).
 MATMUL_MAX_CHANNELS = 8
+# where knob_logs' log(u + eps) bottoms out: 40 dB below the knob's top
+LOG_KNOB_EPS = 0.01
 ACTIVATIONS = ("Tanh", "ReLU", "Sigmoid", "Hardtanh", "LeakyReLU", "SiLU")
 
 
@@ -83,6 +85,13 @@ class WaveNetConfig(ComponentConfig):
     conditioning: Literal["bias", "film"] = "bias"
     knob_hidden: int = Field(default=16, ge=0)
     output_gain: bool = True
+    # FiLM only: the output gain also reads each knob's log(u + eps) and log(1 - u + eps) (u its
+    # unit value), so it can be a power of the knob's position. Level knobs are tapered:
+    # GxStudioPre's master loses 6 dB per halving below 0.1 (its output is linear in the knob),
+    # which a tanh embedding of u cannot follow down to the knob's bottom. log_embed: the
+    # embedding reads the logs too.
+    log_gain: bool = False
+    log_embed: bool = False
 
     @model_validator(mode="after")
     def _check_chain(self) -> WaveNetConfig:
@@ -274,12 +283,19 @@ class WaveNet(nn.Module):
         film = self.config.conditioning == "film" and k > 0
         hidden = self.config.knob_hidden if film else 0
         # FiLM's shared knob embedding tanh(W k + b) and output gain exp(w . e + b); None otherwise
-        self.embed_weight = nn.Parameter(torch.empty(members * hidden, k)) if hidden else None
+        # (k: the knobs, and with log_embed their logs too)
+        self.log_embed = film and self.config.log_embed
+        self.log_knob_eps = LOG_KNOB_EPS
+        inputs = 3 * k if self.log_embed else k  # the knobs, then their two logs (knob_logs)
+        self.embed_weight = nn.Parameter(torch.empty(members * hidden, inputs)) if hidden else None
         self.embed_bias = nn.Parameter(torch.empty(members * hidden)) if hidden else None
-        self.embed_size = hidden or k
+        self.embed_size = hidden or inputs
         use_gain = film and self.config.output_gain
         self.gain_weight = nn.Parameter(torch.empty(members, self.embed_size)) if use_gain else None
         self.gain_bias = nn.Parameter(torch.empty(members)) if use_gain else None
+        # the output gain's direct path from the knobs' logs: exp(v . log) is a power of each knob
+        use_log_gain = use_gain and self.config.log_gain
+        self.gain_log_weight = nn.Parameter(torch.empty(members, 2 * k)) if use_log_gain else None
         self.arrays = nn.ModuleList(_LayerArray(cfg, self.embed_size if k else 0, members, film) for cfg in arrays)
         self.receptive_field = 1 + sum(a.shrink for a in self.arrays)
         # NAM's layout keeps the last layer's residual 1x1 conv, but its output is never used (the
@@ -318,8 +334,8 @@ class WaveNet(nn.Module):
                 if module.head_bias is not None:
                     fans[id(module.head_bias)] = module.head_weight.shape[1]
         if self.embed_weight is not None:
-            fans[id(self.embed_weight)] = fans[id(self.embed_bias)] = self.num_knobs
-        gains = {id(self.gain_weight), id(self.gain_bias)} - {id(None)}
+            fans[id(self.embed_weight)] = fans[id(self.embed_bias)] = self.embed_weight.shape[1]
+        gains = {id(self.gain_weight), id(self.gain_bias), id(self.gain_log_weight)} - {id(None)}
         for m, seed in enumerate(seeds):
             gen = torch.Generator().manual_seed(int(seed))
             for p in self.parameters():
@@ -401,7 +417,8 @@ class WaveNet(nn.Module):
             raise ValueError("fold a single member (use .member(i) first)")
         config = self.config.model_copy(update={"num_knobs": 0, "conditioning": "bias"})
         out = WaveNet(config, seeds=[0])
-        embedding = self.embed(torch.as_tensor(knobs, dtype=torch.float32).reshape(1, 1, -1))
+        unit = torch.as_tensor(knobs, dtype=torch.float32).reshape(1, 1, -1)
+        embedding = self.embed(unit)
         state = {k: v for k, v in self.state_dict().items() if not k.startswith(("embed_", "gain_")) and "knob_" not in k}
         out.load_state_dict(state)
         for mine, theirs in zip(_layers(out), _layers(self), strict=False):
@@ -410,7 +427,7 @@ class WaveNet(nn.Module):
             if scale is not None:  # a scale of the conv + mixer sum is a scale of their weights
                 mine.conv_weight.mul_(scale.reshape(-1, 1, 1))
                 mine.mixer_weight.mul_(scale.reshape(-1, 1, 1))
-        gain = self.gain(embedding)
+        gain = self.gain(embedding, unit)
         if gain is not None:
             last = out.arrays[-1]
             last.head_weight.mul_(gain.reshape(-1, 1, 1))
@@ -420,18 +437,24 @@ class WaveNet(nn.Module):
 
     def embed(self, knobs: torch.Tensor) -> torch.Tensor:
         """The knob embedding every layer's conditioning reads: ``[B, M, E]``."""
+        if self.log_embed:
+            knobs = torch.cat([knobs, knob_logs(knobs, self.log_knob_eps)], dim=-1)
         weight, bias = self.embed_weight, self.embed_bias
         if weight is None or bias is None:
             return knobs
         m = self.members
-        return torch.tanh(torch.einsum("bmk,mhk->bmh", knobs, weight.view(m, -1, self.num_knobs)) + bias.view(1, m, -1))
+        return torch.tanh(torch.einsum("bmk,mhk->bmh", knobs, weight.view(m, -1, weight.shape[1])) + bias.view(1, m, -1))
 
-    def gain(self, embedding: torch.Tensor) -> torch.Tensor | None:
+    def gain(self, embedding: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor | None:
         """FiLM's knob-dependent output gain ``[B, M, 1]`` (None without one)."""
         weight, bias = self.gain_weight, self.gain_bias
         if weight is None or bias is None:
             return None
-        return torch.exp(torch.einsum("bme,me->bm", embedding, weight) + bias.view(1, -1)).unsqueeze(-1)
+        log_gain = torch.einsum("bme,me->bm", embedding, weight) + bias.view(1, -1)
+        log_weight = self.gain_log_weight
+        if log_weight is not None:
+            log_gain = log_gain + torch.einsum("bmk,mk->bm", knob_logs(knobs, self.log_knob_eps), log_weight)
+        return torch.exp(log_gain).unsqueeze(-1)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, knobs: torch.Tensor) -> torch.Tensor:
@@ -447,10 +470,17 @@ class WaveNet(nn.Module):
             head, h = array(h, x, embedding, head)
         assert head is not None
         y = self.head_scale * head
-        gain = self.gain(embedding)
+        gain = self.gain(embedding, knobs.to(x.dtype))
         if gain is not None:
             y = y * gain
         return y[:, 0] if squeeze else y
+
+
+def knob_logs(knobs: torch.Tensor, eps: float = LOG_KNOB_EPS) -> torch.Tensor:
+    """``[..., K]`` unit knobs -> ``[..., 2K]``: ``log(u + eps)`` then ``log(1 - u + eps)``, a
+    taper at either end of each knob's travel (finite at 0 and 1), divided by ``log(1 / eps)``
+    so they span [-1, 0] as the knobs span [0, 1] (a weight's step moves them no faster)."""
+    return torch.log(torch.cat([knobs, 1.0 - knobs], dim=-1) + eps) / -math.log(eps)
 
 
 def _layers(net: WaveNet) -> list[_Layer]:
