@@ -245,6 +245,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                   "val_fraction": 0.0, "lr_schedule": "cosine", "warmup_steps": 100}},
 }
 
+# 2026-12-07 (evening), each against feather-10min-seg05-lw075 (quick's net and loss, one net):
+# the output gain also reading the knobs' logs (log_gain): GxStudioPre's worst held-out settings
+# (ESR up to 17) sit where its volume knob is near 0, where the output level is a power of the
+# knob. ("-log" and "-loggain" rows in RESULTS.md are an earlier form of it, not kept.)
+VARIANTS.update({f"{name}-loggain1": {**VARIANTS[name], "net_options": {**_FEATHER, "log_gain": True}}
+                 for name in ("feather-10min-seg05-lw075",)})
+# gradient clipping (norm 1): the quick recipe's net with training seed 1 learned silence on
+# GxStudioPre (held-out ESR 0.999) and stayed there
+VARIANTS.update({f"{name}-clip1": {**VARIANTS[name], "recipe": {**VARIANTS[name]["recipe"], "grad_clip": 1.0}}
+                 for name in ("feather-10min-seg05-lw075", "good-avg2-seg05-lw075")})
+# the quick recipe's spread: the same with another training seed (initial weights and segments)
+VARIANTS.update({f"{name}-s1": {**VARIANTS[name], "recipe": {**VARIANTS[name]["recipe"], "seed": 1}}
+                 for name in ("feather-10min-seg05-lw075", "feather-10min-seg05-lw075-loggain1",
+                              "feather-10min-seg05-lw075-clip1")})
 
 def variant(name: str) -> dict[str, Any]:
     """A named variant; ``name`` may also be inline JSON for exploration."""

@@ -272,3 +272,24 @@ def test_an_averaged_fits_first_net_is_the_single_fit() -> None:
                    progress=False)
     for mine, theirs in zip(averaged.net.member(0).state_dict().values(), single.net.state_dict().values(), strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_grad_clip_caps_the_gradient_norm_before_each_step() -> None:
+    """``grad_clip`` (on in the CPU presets' final recipes): a loss spike from a quiet segment's
+    large weight moves Adam's moments by at most the cap, instead of throwing the net into a
+    silent plateau (GxStudioPre, benchmarks/RESULTS.md)."""
+    from panama.core.train.engine import TrainModule
+    from panama.core.train.model import build_net
+
+    data = toy_data(settings=2, seconds=0.1)
+    norms = {}
+    for clip in (None, 0.5):
+        net = build_net("wavenet", {"preset": "nano", "conditioning": "film", "num_knobs": 2}, seeds=[0])
+        module = TrainModule(net, Recipe(grad_clip=clip))
+        x = torch.from_numpy(data.x).view(1, 1, -1).expand(2, 1, -1)
+        knobs = torch.from_numpy(data.knobs.astype(np.float32)).view(2, 1, -1)
+        y = torch.from_numpy(data.y[:, net.receptive_field - 1:]).view(2, 1, -1)
+        (1e3 * (module(x, knobs) - y).pow(2).mean()).backward()  # a loud, weighted segment
+        module.on_before_optimizer_step(None)
+        norms[clip] = float(torch.norm(torch.stack([p.grad.norm() for p in net.parameters() if p.grad is not None])))
+    assert norms[None] > 1.0 and norms[0.5] == pytest.approx(0.5, rel=1e-4)
