@@ -63,8 +63,8 @@ def test_panama_train_dir_retrains_the_runs_own_net_and_recipe(tmp_path, capsys)
 
 def test_the_final_recipe_follows_the_number_of_labelled_settings() -> None:
     """The segment weight, which won at 24 and 32 settings and lost at 16, is on from 24 labels in
-    quick and good, with level_weight 0.75; capture.json's recipe and the caller's
-    still override the preset's choice."""
+    quick and good, with level_weight 0.75 (and in quick gradient clipping); capture.json's recipe
+    and the caller's still override the preset's choice."""
     from types import SimpleNamespace
 
     from panama.core.presets import get_preset
@@ -74,13 +74,14 @@ def test_the_final_recipe_follows_the_number_of_labelled_settings() -> None:
         preset = get_preset(name)
         assert preset.final_recipe(16) == preset.final and "segment_weight" not in preset.final
         assert preset.final_recipe(23) == preset.final and preset.final["level_weight"] == 0.5
-        grown = {**preset.final, "segment_weight": 0.5, "level_weight": 0.75}
+        grown = {**preset.final, "segment_weight": 0.5, "level_weight": 0.75, **({"grad_clip": 1.0} if name == "quick" else {})}
         assert preset.final_recipe(24) == grown == preset.final_recipe(64)
     config = SimpleNamespace(run_preset="quick", seed=0, recipe=None)
     assert "segment_weight" not in final_plan(config, labelled=16).recipe
     assert final_plan(config, labelled=16).recipe["level_weight"] == 0.5
     assert final_plan(config, labelled=32).recipe["segment_weight"] == 0.5
     assert final_plan(config, labelled=32).recipe["level_weight"] == 0.75
+    assert final_plan(config, labelled=32).recipe["grad_clip"] == 1.0 and "grad_clip" not in final_plan(config, labelled=16).recipe
     assert final_plan(config, labelled=32, recipe={"segment_weight": 0.0}).recipe["segment_weight"] == 0.0
     config.recipe = {"segment_weight": 1.0}
     assert final_plan(config, labelled=32).recipe["segment_weight"] == 1.0

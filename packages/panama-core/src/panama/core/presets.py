@@ -71,6 +71,15 @@ _SEGMENT_WEIGHTED = {"segment_weight": 0.5}
 # sim settings: median 0.0116 against 0.0157, mean 0.024 against 0.027, p90 0.042 against 0.039
 # (benchmarks/accuracy.py, 2026-12-07).
 _CPU_FROM = {24: {**_SEGMENT_WEIGHTED, "level_weight": 0.75}}
+# quick also clips the gradient's norm at 1 from 24 labels, measured at 32 settings with one of its
+# nets: on GxStudioPre the net of training seed 1 learned silence without it (held-out median ESR
+# 0.999) and fit with it (0.239); seed 0 median 0.221 against 0.234; GxAmplifier-X 0.534 against
+# 0.578; the sim within its seed-to-seed spread (0.0281 and 0.0289 against 0.0231 and 0.0310).
+# The loss's quiet segments weigh orders of magnitude more than the loud ones, and one step's
+# spike can send Adam's moments far off. good's two 16000-step nets lost with it on GxStudioPre
+# (median 0.179 against 0.138, p90 1.79 against 1.52), so good does not clip
+# (benchmarks/RESULTS.md, 2026-12-07 evening).
+_QUICK_FROM = {24: {**_CPU_FROM[24], "grad_clip": 1.0}}
 _ENSEMBLE = {"batch_size": 8, "segment_length": 4096, "lr": 4e-3, "lr_schedule": "cosine", "warmup_steps": 20,
              "val_seconds": 1.0, "level_weight": 0.5}
 # The CPU presets' net: feather's channels (8, then 4), FiLM from a 32-unit knob embedding, both
@@ -113,7 +122,7 @@ RUN_PRESETS: dict[str, RunPreset] = {
         # ESR 0.060 against its first net's 0.085 (accuracy.py, sim16sobol), in the README job 0.062
         # against 0.066; the two share the 2 cores that one feather net cannot use
         final={**_FINAL, "steps": 3200, "val_every": 800, "average": 2},
-        final_from=_CPU_FROM,
+        final_from=_QUICK_FROM,
         sampler_options={"ensemble-disagreement": {"steps": 100, "excerpt_seconds": 0.05}},
     ),
     "good": RunPreset(
