@@ -282,14 +282,17 @@ def test_grad_clip_caps_the_gradient_norm_before_each_step() -> None:
     from panama.core.train.model import build_net
 
     data = toy_data(settings=2, seconds=0.1)
-    norms = {}
-    for clip in (None, 0.5):
-        net = build_net("wavenet", {"preset": "nano", "conditioning": "film", "num_knobs": 2}, seeds=[0])
-        module = TrainModule(net, Recipe(grad_clip=clip))
-        x = torch.from_numpy(data.x).view(1, 1, -1).expand(2, 1, -1)
-        knobs = torch.from_numpy(data.knobs.astype(np.float32)).view(2, 1, -1)
-        y = torch.from_numpy(data.y[:, net.receptive_field - 1:]).view(2, 1, -1)
-        (1e3 * (module(x, knobs) - y).pow(2).mean()).backward()  # a loud, weighted segment
-        module.on_before_optimizer_step(None)
-        norms[clip] = float(torch.norm(torch.stack([p.grad.norm() for p in net.parameters() if p.grad is not None])))
-    assert norms[None] > 1.0 and norms[0.5] == pytest.approx(0.5, rel=1e-4)
+    # FiLM with two segments, and bias conditioning with one, whose conv bias and knob bias
+    # receive one shared gradient tensor (scaled once, not twice)
+    for conditioning, segments in (("film", 2), ("bias", 1)):
+        norms = {}
+        for clip in (None, 0.5):
+            net = build_net("wavenet", {"preset": "nano", "conditioning": conditioning, "num_knobs": 2}, seeds=[0])
+            module = TrainModule(net, Recipe(grad_clip=clip))
+            x = torch.from_numpy(data.x).view(1, 1, -1).expand(segments, 1, -1)
+            knobs = torch.from_numpy(data.knobs[:segments].astype(np.float32)).view(segments, 1, -1)
+            y = torch.from_numpy(data.y[:segments, net.receptive_field - 1:]).view(segments, 1, -1)
+            (1e3 * (module(x, knobs) - y).pow(2).mean()).backward()  # a loud, weighted segment
+            module.on_before_optimizer_step(None)
+            norms[clip] = float(torch.norm(torch.stack([p.grad.norm() for p in net.parameters() if p.grad is not None])))
+        assert norms[None] > 1.0 and norms[0.5] == pytest.approx(0.5, rel=1e-4), conditioning

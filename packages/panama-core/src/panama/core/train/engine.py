@@ -12,7 +12,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,26 @@ def _loss_fn(recipe: Recipe) -> LossFn:
     return mrstft
 
 
+@torch.no_grad()
+def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float) -> float:
+    """Scale the gradients so their joint norm is at most ``max_norm``; returns the norm before.
+
+    ``torch.nn.utils.clip_grad_norm_`` scales each parameter's gradient in place, and autograd can
+    hand two parameters one gradient tensor (a bias-conditioned layer's conv bias and knob bias,
+    one segment per batch), which it would then scale twice: here each tensor is scaled once.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    total = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        unique = {(g.untyped_storage().data_ptr(), g.storage_offset(), tuple(g.shape), g.stride()): g for g in grads}
+        for g in unique.values():
+            g.mul_(coef)
+    return total
+
+
 class TrainModule(pl.LightningModule):
     def __init__(self, net: Any, recipe: Recipe):
         super().__init__()
@@ -209,7 +229,7 @@ class TrainModule(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:
         if self.recipe.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.recipe.grad_clip)
+            clip_grad_norm(self.net.parameters(), self.recipe.grad_clip)
 
     def configure_optimizers(self) -> Any:
         from panama.core.train import optim
