@@ -201,7 +201,7 @@ def clip_grad_norm(parameters: Iterable[torch.nn.Parameter], max_norm: float) ->
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return 0.0
-    total = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    total = float(torch.nn.utils.get_total_norm(grads))  # every parameter's gradient counts, shared or not
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         unique = {(g.untyped_storage().data_ptr(), g.storage_offset(), tuple(g.shape), g.stride()): g for g in grads}
